@@ -1,0 +1,40 @@
+# gosledge — see README.md.
+GO      ?= go
+BIN     := bin
+SLEDGE  := $(BIN)/sledge
+
+.PHONY: all build run test race vet fmt wasm bench fuzz clean
+
+all: build
+
+build:
+	$(GO) build -o $(SLEDGE) ./cmd/sledge
+
+# Serves the bundled example functions on the embedded default config.
+run: build
+	./$(SLEDGE) serve
+
+# The full test suite: vet, gofmt check, and go test -race.
+test: vet
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) test -race -count=1 ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+# Rebuilds the example .wasm from their C sources (needs clang, lld, wasi-libc).
+wasm:
+	$(MAKE) -C examples/functions wasm
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./core/... ./plugins/...
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzInstrument -fuzztime 60s ./core/instrument
+
+clean:
+	rm -rf $(BIN)

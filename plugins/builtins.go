@@ -1,0 +1,22 @@
+package plugins
+
+import (
+	"github.com/gosledge/gosledge/plugins/fifo"
+	"github.com/gosledge/gosledge/sdk"
+)
+
+// Builtins returns a registry of every policy compiled into the binary.
+func Builtins() *sdk.Registry {
+	r := sdk.NewRegistry()
+	for _, p := range []struct {
+		name string
+		f    sdk.Factory
+	}{
+		{fifo.Name, func() sdk.Policy { return fifo.New() }},
+	} {
+		if err := r.Register(p.name, p.f); err != nil {
+			panic(err) // two built-ins with one name is a programming error
+		}
+	}
+	return r
+}
