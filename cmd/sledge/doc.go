@@ -1,0 +1,13 @@
+// Command sledge runs and inspects a gosledge server.
+//
+//	sledge serve    [--config F] [--workers N] [--policy P] [--quantum D] [--log-level L] [--log-format F]
+//	sledge validate --config F
+//	sledge policies [--config F]
+//	sledge version
+//
+// With no --config, serve and policies use the embedded default config
+// that serves the bundled example functions on 127.0.0.1:10010.
+//
+// What must not live here: runtime logic. This package parses flags and
+// calls core, core/config and plugins.
+package main

@@ -1,0 +1,220 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/gosledge/gosledge/core"
+	"github.com/gosledge/gosledge/core/config"
+	"github.com/gosledge/gosledge/examples"
+	"github.com/gosledge/gosledge/plugins"
+)
+
+// version is set by -ldflags "-X main.version=..."; otherwise the module
+// build info is used.
+var version = ""
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `sledge — a serverless WebAssembly runtime with pluggable scheduling policies
+
+Usage:
+  sledge serve    [--config F] [--workers N] [--policy P] [--quantum D]   serve HTTP requests
+  sledge validate --config F                                              check a config file
+  sledge policies [--config F]                                            list policies
+  sledge version                                                          print the version
+
+Run "sledge COMMAND --help" for a command's flags.
+`
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	var err error
+	switch cmd {
+	case "serve":
+		err = serve(rest, stderr)
+	case "validate":
+		err = validate(rest, stdout, stderr)
+	case "policies":
+		err = policies(rest, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "sledge", buildVersion())
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "sledge: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	default:
+		fmt.Fprintln(stderr, "sledge:", err)
+		return 1
+	}
+}
+
+var errUsage = errors.New("usage")
+
+func newFlags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: sledge %s\n\nFlags:\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return errUsage
+	}
+	return nil
+}
+
+// loadConfig reads path, or the embedded default config when path is "".
+func loadConfig(path string) (*config.Config, error) {
+	if path == "" {
+		return examples.DefaultConfig()
+	}
+	return config.Load(path)
+}
+
+func serve(args []string, stderr io.Writer) error {
+	fs := newFlags("serve", "serve [flags]", stderr)
+	cfgPath := fs.String("config", "", "config file (default: the embedded example config)")
+	workers := fs.Int("workers", 0, "number of workers (overrides runtime.workers)")
+	policy := fs.String("policy", "", "scheduling policy (overrides runtime.policy)")
+	quantum := fs.Duration("quantum", 0, "preemption quantum, e.g. 1ms (overrides runtime.quantum)")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, *logLevel, *logFormat)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	if err := cfg.Override(*workers, *policy, *quantum); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv, err := core.New(ctx, cfg, core.Options{Logger: log, Policies: plugins.Builtins()})
+	if err != nil {
+		return err
+	}
+	log.Info("gosledge started", "version", buildVersion(), "config", cfg.File,
+		"policy", cfg.Runtime.Policy, "workers", cfg.Runtime.Workers,
+		"quantum", cfg.Runtime.Quantum, "preemption", cfg.Runtime.Preemption)
+	go func() {
+		<-ctx.Done()
+		stop() // a second signal kills the process at once
+	}()
+	return srv.Run(ctx)
+}
+
+func validate(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("validate", "validate --config F", stderr)
+	cfgPath := fs.String("config", "", "config file to check (required)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *cfgPath == "" {
+		fmt.Fprintln(stderr, "validate: --config is required")
+		fs.Usage()
+		return errUsage
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		return err
+	}
+	if !plugins.Builtins().Has(cfg.Runtime.Policy) && !cfg.HasPlugin(cfg.Runtime.Policy) {
+		return fmt.Errorf("%s: key \"policy\": unknown policy %q", cfg.Where("runtime", "policy"), cfg.Runtime.Policy)
+	}
+	routes := 0
+	for _, t := range cfg.Tenants {
+		routes += len(t.Routes)
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d tenants, %d routes, policy %s)\n", cfg.File, len(cfg.Tenants), routes, cfg.Runtime.Policy)
+	return nil
+}
+
+func policies(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("policies", "policies [--config F]", stderr)
+	cfgPath := fs.String("config", "", "also list the [[plugin]] policies of this config")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	for _, name := range plugins.Builtins().Names() {
+		fmt.Fprintf(stdout, "%-10s built-in\n", name)
+	}
+	if *cfgPath == "" {
+		return nil
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		return err
+	}
+	for _, p := range cfg.Plugins {
+		fmt.Fprintf(stdout, "%-10s plugin %s\n", p.Name, p.Path)
+	}
+	return nil
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format: want text or json, got %q", format)
+}
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "devel"
+}
+

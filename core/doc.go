@@ -1,0 +1,45 @@
+// Package core is the gosledge runtime: it accepts HTTP requests for a
+// tenant's routes, runs each in a fresh WebAssembly sandbox on one of N
+// workers, and lets a policy (package sdk) decide which sandbox runs when.
+//
+// Glossary:
+//   - worker: one of N slots (runtime.workers). At most N sandboxes execute
+//     Wasm at any instant. A worker is not a goroutine.
+//   - sandbox: one request's execution (Sandbox): a fresh wazero instance,
+//     the goroutine that runs it (the request's own handler goroutine), its
+//     task as the policy sees it, and its lifecycle clock.
+//   - safepoint: a check the instrumenter (core/instrument) puts at every
+//     function entry and loop header; when the sandbox's fuel runs out it
+//     calls the host function yield.
+//   - quantum: how long a sandbox may hold a worker before the policy is
+//     asked (OnInterrupt) whether another should run.
+//   - fuel: safepoints left before the next yield; recalibrated at every
+//     yield so yields come about every 20 µs whatever the guest does.
+//
+// Design. There is no dispatcher goroutine. Every scheduling decision is
+// taken, under one scheduler mutex, on the goroutine of the sandbox whose
+// event causes it: a request arrives (submit), a sandbox yields past its
+// quantum (interrupt), blocks in a host call (block/unblock), or finishes
+// (finish). A sandbox that must wait for a worker parks on its own wake
+// channel; whoever frees a worker asks the policy for the next sandbox and
+// sends the worker on that sandbox's channel. So a preempted sandbox is
+// simply a goroutine parked inside yield, with its Wasm stack intact, and
+// resuming it is a channel send. The quantum needs no timer goroutine:
+// yield compares the clock with the start of the slice, and an arrival
+// that the policy says should preempt (WouldPreempt) sets the worker's
+// preempt flag, which yield reads on its next call.
+//
+// Kills (route timeout, client gone, shutdown) set the sandbox's kill
+// reason; a running sandbox unwinds at its next safepoint by panicking with
+// a WASI exit error from yield, a waiting one is taken out of the queue at
+// once. wazero's WithCloseOnContextDone is deliberately not used: it costs
+// about 15× on loops.
+//
+// Reading order for one request: listener.go (ServeHTTP) → sandbox.go
+// (run, yield) → scheduler.go (submit, await, interrupt, finish) →
+// engine.go (the wazero runtime and compiled modules) → state.go (the
+// lifecycle table).
+//
+// What must not live here: policies (plugins/), the policy contract (sdk/),
+// config parsing (core/config), Wasm rewriting (core/instrument).
+package core

@@ -1,0 +1,115 @@
+package core
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/gosledge/gosledge/core/instrument"
+)
+
+// Names of the host import the instrumenter adds to every module.
+const (
+	yieldModule = "gosledge"
+	yieldName   = "yield"
+	fuelExport  = "__gosledge_fuel"
+	// initialFuel is the safepoint budget before a fresh sandbox's first
+	// yield; small, so the first yield comes early and calibrates the rest.
+	initialFuel = 1000
+	wasmPage    = 64 << 10
+)
+
+// features are the Wasm proposals modules may use. Threads and tail calls
+// are experimental in wazero but the instrumenter handles them.
+const features = api.CoreFeaturesV2 | experimental.CoreFeaturesThreads | experimental.CoreFeaturesTailCall
+
+// engine owns the one wazero runtime of a server: its compilation cache,
+// the WASI and yield host modules, and the compiled, instrumented module of
+// every distinct (binary, memory limit).
+type engine struct {
+	rt wazero.Runtime
+
+	mu       sync.Mutex
+	compiled map[moduleKey]wazero.CompiledModule
+}
+
+type moduleKey struct {
+	sum      [sha256.Size]byte
+	maxPages uint32
+}
+
+// newEngine creates the runtime. cacheDir "" or "-" keeps compiled code in
+// memory only. yield is the host function behind every safepoint.
+func newEngine(ctx context.Context, cacheDir string, yield api.GoModuleFunc) (*engine, error) {
+	rc := wazero.NewRuntimeConfigCompiler().WithCoreFeatures(features)
+	if cacheDir != "" && cacheDir != "-" {
+		if err := os.MkdirAll(cacheDir, 0o755); err != nil {
+			return nil, fmt.Errorf("cache dir %s: %w", cacheDir, err)
+		}
+		cache, err := wazero.NewCompilationCacheWithDir(filepath.Clean(cacheDir))
+		if err != nil {
+			return nil, fmt.Errorf("cache dir %s: %w", cacheDir, err)
+		}
+		rc = rc.WithCompilationCache(cache)
+	}
+	rt := wazero.NewRuntimeWithConfig(ctx, rc)
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
+		rt.Close(ctx)
+		return nil, fmt.Errorf("instantiate WASI: %w", err)
+	}
+	_, err := rt.NewHostModuleBuilder(yieldModule).
+		NewFunctionBuilder().
+		WithGoModuleFunction(yield, nil, []api.ValueType{api.ValueTypeI32}).
+		Export(yieldName).
+		Instantiate(ctx)
+	if err != nil {
+		rt.Close(ctx)
+		return nil, fmt.Errorf("instantiate %s host module: %w", yieldModule, err)
+	}
+	return &engine{rt: rt, compiled: map[moduleKey]wazero.CompiledModule{}}, nil
+}
+
+// compile instruments wasm (capping its memory at memoryLimit bytes) and
+// compiles it, reusing an earlier compilation of the same binary and limit.
+// name is only used in errors.
+func (e *engine) compile(ctx context.Context, name string, wasm []byte, memoryLimit int64) (wazero.CompiledModule, error) {
+	key := moduleKey{sum: sha256.Sum256(wasm), maxPages: uint32(memoryLimit / wasmPage)}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if m, ok := e.compiled[key]; ok {
+		return m, nil
+	}
+	inst, err := instrument.Instrument(wasm, instrument.Options{
+		ImportModule:   yieldModule,
+		ImportName:     yieldName,
+		FuelExport:     fuelExport,
+		InitialFuel:    initialFuel,
+		MaxMemoryPages: key.maxPages,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("module %s: instrument: %w", name, err)
+	}
+	m, err := e.rt.CompileModule(ctx, inst)
+	if err != nil {
+		return nil, fmt.Errorf("module %s: compile: %w", name, err)
+	}
+	if _, ok := m.ExportedFunctions()["_start"]; !ok {
+		m.Close(ctx)
+		return nil, fmt.Errorf("module %s: no _start export (a WASI command is required)", name)
+	}
+	e.compiled[key] = m
+	return m, nil
+}
+
+// close releases the runtime and every compiled module.
+func (e *engine) close(ctx context.Context) error {
+	return e.rt.Close(ctx)
+}

@@ -1,0 +1,288 @@
+package core
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/gosledge/gosledge/sdk"
+)
+
+// Kill reasons, stored in Sandbox.kill. The first one set wins.
+const (
+	killNone     int32 = iota
+	killTimeout        // past the route's timeout: 504
+	killCanceled       // the client went away
+	killShutdown       // the server stopped before it finished
+)
+
+// exitKilled is the exit code a killed sandbox unwinds with; the kill
+// reason, not this code, decides the response, so a guest exiting with the
+// same code is not mistaken for a kill.
+const exitKilled = 0xdead
+
+// Yield pacing. fuel is recalibrated at every yield so that safepoint
+// yields come about every yieldInterval whatever the guest's loop bodies
+// cost; goschedInterval hands the Go scheduler a turn so timers and accept
+// loops are never starved by Wasm that Go cannot preempt.
+const (
+	yieldInterval   = 20 * time.Microsecond
+	goschedInterval = 200 * time.Microsecond
+	minFuel         = 16
+	maxFuel         = 1 << 24
+)
+
+var errCancelled = errors.New("sandbox cancelled while waiting for a worker")
+
+// Sandbox is one request's execution: its task as the policy sees it, its
+// lifecycle clock, and the goroutine (the caller of run) that executes it.
+// Fields marked "lock" are guarded by the scheduler mutex; the others
+// belong to the sandbox's own goroutine unless stated.
+type Sandbox struct {
+	route *route
+	body  []byte
+	args  []string
+
+	task       sdk.Task      // lock
+	clock      StateClock    // lock
+	worker     sdk.WorkerID  // lock; read by own goroutine after a grant
+	sliceStart time.Duration // lock: start of the current quantum
+	runStart   time.Duration // lock: start of the current stretch in Running
+	switchDue  time.Duration // lock: see grantLocked
+	preempted  int           // own goroutine: times it gave its worker away
+	holding    bool          // own goroutine: it holds a worker now
+
+	wake   chan sdk.WorkerID // a worker grant
+	kill   atomic.Int32      // kill reason; any goroutine
+	killed chan struct{}     // closed when kill is first set
+	once   sync.Once
+
+	fuel        int32
+	lastYield   time.Duration
+	lastGosched time.Duration
+
+	stdout limitedBuffer
+	stderr limitedBuffer
+}
+
+// Outcome is how a sandbox ended.
+type Outcome struct {
+	Status   int    // HTTP status
+	Body     []byte // response body (stdout, or a short error text)
+	ExitCode uint32
+	Err      error // the trap or kill, if any
+}
+
+type sandboxKey struct{}
+
+func newSandbox(r *route, id sdk.TaskID, now time.Duration, body []byte, args []string) *Sandbox {
+	sb := &Sandbox{
+		route: r,
+		body:  body,
+		args:  args,
+		task: sdk.Task{
+			ID:       id,
+			Tenant:   r.tenant,
+			Route:    r.cfg.Path,
+			Arrival:  now,
+			Deadline: now + r.cfg.RelativeDeadline,
+			Expected: r.cfg.ExpectedExecution,
+		},
+		clock:  NewStateClock(now),
+		wake:   make(chan sdk.WorkerID, 1),
+		killed: make(chan struct{}),
+		fuel:   initialFuel,
+	}
+	sb.stdout.limit = int(r.cfg.MemoryLimit)
+	sb.stderr.limit = 4 << 10
+	return sb
+}
+
+// to moves the lifecycle clock; an illegal move is a core bug, so it is
+// logged loudly rather than silently ignored. Caller holds the lock.
+func (sb *Sandbox) to(s State, now time.Duration) {
+	if err := sb.clock.To(s, now); err != nil {
+		panic(fmt.Sprintf("sandbox %d (%s): %v", sb.task.ID, sb.route.name, err))
+	}
+}
+
+func (sb *Sandbox) state() State { return sb.clock.State() }
+
+// taskAt returns the task with Ran including the current running stretch.
+// Caller holds the lock.
+func (sb *Sandbox) taskAt(now time.Duration) sdk.Task {
+	t := sb.task
+	if sb.clock.State() == StateRunning {
+		t.Ran += now - sb.runStart
+	}
+	return t
+}
+
+// Kill asks the sandbox to stop with reason; it takes effect at its next
+// safepoint, or at once if it is waiting for a worker.
+func (sb *Sandbox) Kill(reason int32) {
+	if sb.kill.CompareAndSwap(killNone, reason) {
+		sb.once.Do(func() { close(sb.killed) })
+	}
+}
+
+// run executes the sandbox on the calling goroutine: wait for a worker,
+// instantiate a fresh module, call _start, release the worker.
+func (sb *Sandbox) run(ctx context.Context, srv *Server) Outcome {
+	s := srv.sched
+	timer := time.AfterFunc(sb.route.cfg.Timeout, func() { sb.Kill(killTimeout) })
+	defer timer.Stop()
+	stop := context.AfterFunc(ctx, func() { sb.Kill(killCanceled) })
+	defer stop()
+
+	s.submit(sb)
+	if err := s.await(sb); err != nil {
+		return sb.killedOutcome(err)
+	}
+	ok := false
+	defer func() {
+		// finish even if wazero panics (it should not), so the worker
+		// is never lost.
+		s.finish(sb, ok)
+	}()
+	if sb.kill.Load() != killNone {
+		return sb.killedOutcome(errCancelled)
+	}
+	now := s.now()
+	sb.lastYield, sb.lastGosched = now, now
+
+	cfg := sb.route.moduleConfig.
+		WithStdin(bytes.NewReader(sb.body)).
+		WithStdout(&sb.stdout).
+		WithStderr(&sb.stderr).
+		WithArgs(append([]string{sb.route.cfg.Path}, sb.args...)...).
+		WithNanosleep(func(ns int64) { sb.sleep(srv, time.Duration(ns)) })
+	ctx = context.WithValue(ctx, sandboxKey{}, sb)
+	mod, err := srv.engine.rt.InstantiateModule(ctx, sb.route.module, cfg)
+	if err == nil {
+		_, err = mod.ExportedFunction("_start").Call(ctx)
+		mod.Close(ctx)
+	}
+	out := sb.outcome(err)
+	ok = out.Status == 200
+	return out
+}
+
+// outcome maps the result of _start to an HTTP answer.
+func (sb *Sandbox) outcome(err error) Outcome {
+	if r := sb.kill.Load(); r != killNone {
+		return sb.killedOutcome(err)
+	}
+	var exit *sys.ExitError
+	switch {
+	case err == nil:
+		return Outcome{Status: 200, Body: sb.stdout.Bytes()}
+	case errors.As(err, &exit) && exit.ExitCode() == 0:
+		return Outcome{Status: 200, Body: sb.stdout.Bytes()}
+	case errors.As(err, &exit):
+		return Outcome{Status: 500, Body: []byte(fmt.Sprintf("function exited with status %d\n", exit.ExitCode())), ExitCode: exit.ExitCode(), Err: err}
+	default:
+		return Outcome{Status: 500, Body: []byte("function trapped: " + firstLine(err.Error()) + "\n"), Err: err}
+	}
+}
+
+func (sb *Sandbox) killedOutcome(err error) Outcome {
+	switch sb.kill.Load() {
+	case killTimeout:
+		return Outcome{Status: 504, Body: []byte(fmt.Sprintf("function killed after its %s timeout\n", sb.route.cfg.Timeout)), Err: err}
+	case killShutdown:
+		return Outcome{Status: 503, Body: []byte("server shutting down\n"), Err: err}
+	default: // the client went away; nobody reads this
+		return Outcome{Status: 499, Body: []byte("request cancelled\n"), Err: err}
+	}
+}
+
+func firstLine(s string) string {
+	if i := bytes.IndexByte([]byte(s), '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// yield is the host function behind every safepoint: the instrumented
+// guest calls it when its fuel runs out. It kills, preempts, hands the Go
+// scheduler a turn, and returns the next fuel.
+func yield(ctx context.Context, _ api.Module, stack []uint64) {
+	sb := ctx.Value(sandboxKey{}).(*Sandbox)
+	s := sb.route.srv.sched
+	if sb.kill.Load() != killNone {
+		panic(sys.NewExitError(exitKilled))
+	}
+	now := s.now()
+	calibrate := true
+	if s.preemption && (s.preempt[sb.worker].Load() || now-sb.sliceStart >= s.quantum) {
+		switched, err := s.interrupt(sb)
+		if err != nil || sb.kill.Load() != killNone {
+			panic(sys.NewExitError(exitKilled))
+		}
+		if switched {
+			sb.preempted++
+			calibrate = false
+			now = s.now()
+			sb.lastGosched = now // it was parked: Go had its turn
+		}
+	}
+	if now-sb.lastGosched >= goschedInterval {
+		runtime.Gosched()
+		calibrate = false
+		now = s.now()
+		sb.lastGosched = now
+	}
+	if elapsed := now - sb.lastYield; calibrate && elapsed > 0 {
+		f := int64(sb.fuel) * int64(yieldInterval) / int64(elapsed)
+		sb.fuel = int32(min(max(f, minFuel), maxFuel))
+	}
+	sb.lastYield = now
+	stack[0] = uint64(sb.fuel)
+}
+
+// sleep implements WASI's clock-based poll_oneoff: the sandbox gives up its
+// worker while it waits, so a sleeping function costs nothing.
+func (sb *Sandbox) sleep(srv *Server, d time.Duration) {
+	s := srv.sched
+	s.block(sb)
+	t := time.NewTimer(d)
+	select {
+	case <-t.C:
+	case <-sb.killed:
+		t.Stop()
+	}
+	if err := s.unblock(sb); err != nil {
+		panic(sys.NewExitError(exitKilled))
+	}
+	now := s.now()
+	sb.lastYield, sb.lastGosched = now, now
+	if sb.kill.Load() != killNone {
+		panic(sys.NewExitError(exitKilled))
+	}
+}
+
+// limitedBuffer collects a guest's output up to limit bytes; past it,
+// writes fail, so a guest that floods stdout gets an I/O error instead of
+// exhausting the server's memory.
+type limitedBuffer struct {
+	bytes.Buffer
+	limit int
+}
+
+var errOutputLimit = errors.New("output limit reached")
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	if b.Len()+len(p) > b.limit {
+		return 0, errOutputLimit
+	}
+	return b.Buffer.Write(p)
+}

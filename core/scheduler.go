@@ -1,0 +1,305 @@
+package core
+
+import (
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gosledge/gosledge/sdk"
+)
+
+// scheduler hands workers to sandboxes as the policy decides. It has no
+// goroutines of its own: a worker is a slot, and every decision is made on
+// the goroutine of the sandbox that arrives, yields, blocks or finishes.
+// One mutex serialises the policy and the slots.
+type scheduler struct {
+	now        func() time.Duration
+	quantum    time.Duration
+	preemption bool
+	log        *slog.Logger
+
+	// preempt[w] asks the sandbox on worker w to consult OnInterrupt at its
+	// next safepoint, before its quantum is up (set on arrival when
+	// WouldPreempt says so). Read lock-free on the yield hot path.
+	preempt []atomic.Bool
+
+	mu      sync.Mutex
+	policy  sdk.Policy
+	charger sdk.Charger             // policy as a Charger, or nil
+	running []*Sandbox              // per worker; nil when idle
+	queued  map[sdk.TaskID]*Sandbox // sandboxes the policy holds
+	stats   schedStats
+}
+
+// schedStats are counters read by tests and benchmarks.
+type schedStats struct {
+	Preemptions uint64 // a running sandbox gave its worker to another
+	Interrupts  uint64 // OnInterrupt calls
+	Blocks      uint64 // sandboxes that gave up a worker in a host call
+	// SwitchDelays, when recording, holds the delay from a quantum's
+	// expiry to the next sandbox resuming on that worker.
+	SwitchDelays []time.Duration
+	// Finished, when recording, lists the routes of finished sandboxes
+	// in the order they released their worker.
+	Finished  []string
+	recording bool
+}
+
+func newScheduler(p sdk.Policy, workers int, quantum time.Duration, preemption bool, now func() time.Duration, log *slog.Logger) *scheduler {
+	s := &scheduler{
+		now:        now,
+		quantum:    quantum,
+		preemption: preemption,
+		log:        log,
+		preempt:    make([]atomic.Bool, workers),
+		policy:     p,
+		running:    make([]*Sandbox, workers),
+		queued:     map[sdk.TaskID]*Sandbox{},
+	}
+	s.charger, _ = p.(sdk.Charger)
+	return s
+}
+
+// submit makes a new sandbox runnable and starts it on an idle worker, or
+// asks a busy one to preempt if the policy wants that.
+func (s *scheduler) submit(sb *Sandbox) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	sb.to(StateRunnable, now)
+	s.enqueueLocked(sb, sdk.Arrived, now)
+	s.kickLocked(sb, now)
+}
+
+// enqueueLocked gives sb to the policy.
+func (s *scheduler) enqueueLocked(sb *Sandbox, why sdk.EnqueueReason, now time.Duration) {
+	s.queued[sb.task.ID] = sb
+	s.policy.Enqueue(sb.task, why)
+}
+
+// kickLocked fills idle workers, then, if arriving is still queued, asks
+// the policy whether it should take a busy worker before the quantum ends.
+func (s *scheduler) kickLocked(arriving *Sandbox, now time.Duration) {
+	for w, cur := range s.running {
+		if cur != nil {
+			continue
+		}
+		next := s.nextLocked(sdk.WorkerID(w), now)
+		if next == nil {
+			break // the policy has nothing (for this worker)
+		}
+		s.grantLocked(sdk.WorkerID(w), next, now, -1)
+	}
+	if !s.preemption {
+		return
+	}
+	if _, waiting := s.queued[arriving.task.ID]; !waiting {
+		return
+	}
+	for w, cur := range s.running {
+		if cur != nil && s.policy.WouldPreempt(sdk.WorkerID(w), cur.taskAt(now), arriving.task) {
+			s.preempt[w].Store(true)
+		}
+	}
+}
+
+// nextLocked asks the policy what worker w runs next and checks the answer.
+func (s *scheduler) nextLocked(w sdk.WorkerID, now time.Duration) *Sandbox {
+	id, ok := s.policy.GetNext(w, now)
+	if !ok {
+		return nil
+	}
+	sb, held := s.queued[id]
+	if !held {
+		// A built-in never does this (the conformance suite checks);
+		// treating it as "nothing to run" keeps the slot consistent.
+		s.log.Error("policy returned a task it does not hold", "policy", s.policy.Name(), "task", id, "worker", w)
+		return nil
+	}
+	delete(s.queued, id)
+	return sb
+}
+
+// grantLocked gives worker w to sb and wakes sb's goroutine. due is when
+// the previous sandbox's quantum expired (for the switch-delay figure), or
+// -1.
+func (s *scheduler) grantLocked(w sdk.WorkerID, sb *Sandbox, now, due time.Duration) {
+	s.running[w] = sb
+	s.preempt[w].Store(false)
+	sb.worker = w
+	sb.sliceStart, sb.runStart = now, now
+	sb.switchDue = due
+	sb.to(StateRunning, now)
+	sb.wake <- w // buffered: a sandbox is granted at most once per wait
+}
+
+// chargeLocked accounts the CPU time sb used since it last started running.
+func (s *scheduler) chargeLocked(sb *Sandbox, now time.Duration) {
+	used := now - sb.runStart
+	sb.task.Ran += used
+	sb.runStart = now
+	if s.charger != nil {
+		s.charger.Charge(sb.task, used, now)
+	}
+}
+
+// interrupt runs on sb's goroutine at a safepoint when its quantum expired
+// or a preemption was asked for. It returns once sb holds a worker again
+// (switched tells whether another sandbox ran meanwhile), or with
+// errCancelled if sb was cancelled while it waited.
+func (s *scheduler) interrupt(sb *Sandbox) (switched bool, err error) {
+	s.mu.Lock()
+	now := s.now()
+	w := sb.worker
+	s.preempt[w].Store(false)
+	s.stats.Interrupts++
+	if !s.policy.OnInterrupt(w, sb.taskAt(now), now) {
+		sb.sliceStart = now
+		s.mu.Unlock()
+		return false, nil
+	}
+	due := sb.sliceStart + s.quantum
+	if due > now {
+		due = now // asked early by WouldPreempt: the request is due now
+	}
+	s.chargeLocked(sb, now)
+	sb.to(StatePreempted, now)
+	s.running[w] = nil
+	s.enqueueLocked(sb, sdk.Preempted, now)
+	next := s.nextLocked(w, now)
+	if next == sb { // the policy kept it: resume without a switch
+		s.running[w] = sb
+		sb.sliceStart = now
+		sb.to(StateRunning, now)
+		s.mu.Unlock()
+		return false, nil
+	}
+	if next != nil {
+		s.grantLocked(w, next, now, due)
+	}
+	s.stats.Preemptions++
+	sb.holding = false
+	s.mu.Unlock()
+	return true, s.await(sb)
+}
+
+// await parks sb's goroutine until a worker is granted or sb is killed.
+// It returns nil when sb holds a worker (even if it was killed meanwhile:
+// the caller checks the kill reason and finishes), errCancelled when sb
+// was taken out of the queue and holds nothing.
+func (s *scheduler) await(sb *Sandbox) error {
+	select {
+	case <-sb.wake:
+		sb.holding = true
+		s.recordSwitch(sb)
+		return nil
+	case <-sb.killed:
+	}
+	s.mu.Lock()
+	if _, held := s.queued[sb.task.ID]; held {
+		delete(s.queued, sb.task.ID)
+		s.policy.Dequeue(sb.task.ID, sdk.Cancelled)
+		sb.to(StateError, s.now())
+		s.mu.Unlock()
+		return errCancelled
+	}
+	s.mu.Unlock()
+	<-sb.wake // granted just before the kill: we hold a worker
+	sb.holding = true
+	return nil
+}
+
+func (s *scheduler) recordSwitch(sb *Sandbox) {
+	if sb.switchDue < 0 {
+		return
+	}
+	s.mu.Lock()
+	if s.stats.recording {
+		s.stats.SwitchDelays = append(s.stats.SwitchDelays, s.now()-sb.switchDue)
+	}
+	s.mu.Unlock()
+}
+
+// block runs on sb's goroutine when it enters a waiting host call: it gives
+// its worker to the next sandbox. unblock makes it runnable again.
+func (s *scheduler) block(sb *Sandbox) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	s.chargeLocked(sb, now)
+	sb.to(StateBlocked, now)
+	s.stats.Blocks++
+	sb.holding = false
+	s.releaseLocked(sb, now)
+}
+
+// unblock queues sb again after a waiting host call and parks until it
+// holds a worker.
+func (s *scheduler) unblock(sb *Sandbox) error {
+	s.mu.Lock()
+	now := s.now()
+	if sb.state() == StateBlocked && sb.kill.Load() == killNone {
+		sb.to(StateRunnable, now)
+		s.enqueueLocked(sb, sdk.Woke, now)
+		s.kickLocked(sb, now)
+		s.mu.Unlock()
+		return s.await(sb)
+	}
+	sb.to(StateError, now)
+	s.mu.Unlock()
+	return errCancelled
+}
+
+// finish runs on sb's goroutine when its Wasm returned, trapped or was
+// killed: the policy is told and the worker, if sb holds one, goes to the
+// next sandbox.
+func (s *scheduler) finish(sb *Sandbox, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	if !sb.holding { // cancelled while queued or blocked: already out
+		if st := sb.state(); st != StateError {
+			sb.to(StateError, now)
+		}
+		return
+	}
+	sb.holding = false
+	s.chargeLocked(sb, now)
+	why, st := sdk.Completed, StateReturned
+	if !ok {
+		why, st = sdk.Failed, StateError
+	}
+	sb.to(st, now)
+	if s.stats.recording {
+		s.stats.Finished = append(s.stats.Finished, sb.task.Route)
+	}
+	s.policy.Dequeue(sb.task.ID, why)
+	s.releaseLocked(sb, now)
+}
+
+// releaseLocked frees sb's worker and hands it to the next sandbox.
+func (s *scheduler) releaseLocked(sb *Sandbox, now time.Duration) {
+	w := sb.worker
+	s.running[w] = nil
+	if next := s.nextLocked(w, now); next != nil {
+		s.grantLocked(w, next, now, -1)
+	}
+}
+
+// snapshot returns a copy of the counters.
+func (s *scheduler) snapshot() schedStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stats
+	st.SwitchDelays = append([]time.Duration(nil), s.stats.SwitchDelays...)
+	st.Finished = append([]string(nil), s.stats.Finished...)
+	return st
+}
+
+// record turns on the recording of SwitchDelays and Finished.
+func (s *scheduler) record() {
+	s.mu.Lock()
+	s.stats.recording = true
+	s.mu.Unlock()
+}
