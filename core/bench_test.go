@@ -1,0 +1,106 @@
+package core
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gosledge/gosledge/core/config"
+	"github.com/gosledge/gosledge/sdk"
+)
+
+// reportPercentiles adds p50 and p99 of samples to the benchmark output.
+func reportPercentiles(b *testing.B, samples []time.Duration, unit string) {
+	if len(samples) == 0 {
+		return
+	}
+	slices.Sort(samples)
+	p := func(q float64) float64 {
+		return float64(samples[int(q*float64(len(samples)-1))].Nanoseconds()) / 1e3
+	}
+	b.ReportMetric(p(0.50), "p50-"+unit)
+	b.ReportMetric(p(0.99), "p99-"+unit)
+}
+
+// BenchmarkSandbox is the per-request sandbox cost: schedule, instantiate a
+// fresh module, run echo, close — without HTTP.
+func BenchmarkSandbox(b *testing.B) {
+	ts := startServer(b, config.Runtime{Workers: 1, Preemption: true}, testRoute(b, "/echo", "echo"))
+	rt := ts.tenants[0].routes["/echo"]
+	body := []byte("hello")
+	ctx := context.Background()
+	samples := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		start := time.Now()
+		sb := newSandbox(rt, sdk.TaskID(i+1), ts.now(), body, nil)
+		if out := sb.run(ctx, ts.Server); out.Status != 200 {
+			b.Fatalf("echo: %d %s", out.Status, out.Body)
+		}
+		samples = append(samples, time.Since(start))
+	}
+	b.StopTimer()
+	reportPercentiles(b, samples, "µs")
+}
+
+// BenchmarkPreemptionDelay runs two spins on one worker and measures the
+// delay from each quantum's expiry to the other sandbox running.
+func BenchmarkPreemptionDelay(b *testing.B) {
+	ts := startServer(b, config.Runtime{Workers: 1, Preemption: true, Quantum: time.Millisecond},
+		testRoute(b, "/spin", "spin"))
+	rt := ts.tenants[0].routes["/spin"]
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := range b.N {
+		var wg sync.WaitGroup
+		for j := range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sb := newSandbox(rt, sdk.TaskID(2*i+j+1), ts.now(), []byte("50"), nil)
+				if out := sb.run(ctx, ts.Server); out.Status != 200 {
+					b.Errorf("spin: %d %s", out.Status, out.Body)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	b.StopTimer()
+	st := ts.sched.snapshot()
+	b.ReportMetric(float64(st.Preemptions)/float64(b.N), "switches/op")
+	reportPercentiles(b, st.SwitchDelays, "µs")
+}
+
+// BenchmarkHTTPEcho is end-to-end throughput of the echo route with
+// keep-alive on 2 workers.
+func BenchmarkHTTPEcho(b *testing.B) {
+	ts := startServer(b, config.Runtime{Workers: 2, Preemption: true}, testRoute(b, "/echo", "echo"))
+	tr := &http.Transport{MaxIdleConnsPerHost: 64}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	url := ts.url + "/echo"
+	b.SetParallelism(4)
+	start := time.Now()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			resp, err := client.Post(url, "text/plain", strings.NewReader("hello"))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				b.Errorf("status %d", resp.StatusCode)
+			}
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
+}

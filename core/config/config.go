@@ -1,0 +1,285 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is a parsed and validated config file. reference.toml documents
+// every key. The struct tags drive decoding (see decode.go): adding a key
+// is one tagged field here plus one check in validate.go.
+type Config struct {
+	File    string   `toml:"-"`       // file name used in error messages
+	Runtime Runtime  `toml:"runtime"` // [runtime]
+	Plugins []Plugin `toml:"plugin"`  // [[plugin]]
+	Tenants []Tenant `toml:"tenant"`  // [[tenant]], at least one
+
+	pos        map[string]loc  // pathKey(indexed key path) → where it is
+	overridden map[string]bool // pathKey(key path) → set by Override
+}
+
+// Runtime is [runtime]: the settings shared by every tenant.
+type Runtime struct {
+	// Workers is how many sandboxes may run Wasm at once; default
+	// runtime.NumCPU().
+	Workers int `toml:"workers"`
+	// Policy names a built-in policy or a [[plugin]]. Config only checks
+	// that it is not empty: the core resolves it (and reports with Where).
+	Policy string `toml:"policy" default:"fifo"`
+	// Quantum is how long a sandbox may hold a worker before the policy is
+	// asked whether another should run.
+	Quantum    time.Duration `toml:"quantum" default:"1ms"`
+	Preemption bool          `toml:"preemption" default:"true"`
+	// CacheDir holds compiled modules: "-" disables the disk cache, ""
+	// (the default) is os.UserCacheDir()/gosledge, or "-" if there is no
+	// user cache directory. A relative path is relative to the config
+	// file's directory.
+	CacheDir string `toml:"cache_dir"`
+	// Listen is the address (no port) that every tenant's port binds to.
+	Listen string `toml:"listen" default:"127.0.0.1"`
+}
+
+// Plugin is a [[plugin]]: a policy served by an external program.
+type Plugin struct {
+	Name string `toml:"name,required,label"`
+	// Path is the program; a relative path in the file is resolved
+	// against the config file's directory.
+	Path string `toml:"path,required"`
+	// SHA256 is the program's expected digest in hex, or "" to not check.
+	SHA256 string `toml:"sha256"`
+}
+
+// Tenant is a [[tenant]]: a named set of routes served on one port.
+type Tenant struct {
+	Name   string  `toml:"name,required,label"`
+	Port   int     `toml:"port,required"`
+	Routes []Route `toml:"route"` // [[tenant.route]], at least one
+}
+
+// Route is a [[tenant.route]]: one path of a tenant and its function.
+type Route struct {
+	Path   string `toml:"path,required,label"` // starts with "/"
+	Module string `toml:"module,required"`     // as written in the file
+	Wasm   []byte `toml:"-"`                   // the module's bytes, read at load time
+
+	// RelativeDeadline is the deadline the policy sees, counted from
+	// arrival; default Timeout.
+	RelativeDeadline  time.Duration `toml:"relative_deadline"`
+	ExpectedExecution time.Duration `toml:"expected_execution" default:"1ms"`
+	// Timeout is when the request is killed, counted from arrival. It
+	// may be shorter than RelativeDeadline.
+	Timeout time.Duration `toml:"timeout" default:"10s"`
+
+	AdmissionPercentile int    `toml:"admission_percentile" default:"70"` // 50..99
+	ContentType         string `toml:"content_type" default:"text/plain"`
+
+	MaxBody     int64 `toml:"max_body,size" default:"1MiB"`      // request body limit, bytes
+	MemoryLimit int64 `toml:"memory_limit,size" default:"64MiB"` // linear memory, bytes; a multiple of 64KiB, at most 4GiB
+}
+
+// Load reads and validates a config file; modules are read relative to its
+// directory. Errors name the file as path is written.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data, dirFS(filepath.Dir(path)))
+}
+
+// Parse validates data named name; module paths are read from fsys (for
+// the embedded default config and tests), or from name's directory if fsys
+// is nil. Other relative paths (plugin paths, cache_dir) are resolved
+// against name's directory.
+//
+// Every problem is reported, one per line in file order, as
+//
+//	name:line: tenant "demo" route "/fib": key "timeout": invalid duration "10x"
+//
+// A TOML syntax error (including a duplicate key or table) stops parsing
+// and is reported alone.
+func Parse(name string, data []byte, fsys fs.FS) (*Config, error) {
+	dir := filepath.Dir(name)
+	if fsys == nil {
+		fsys = dirFS(dir)
+	}
+	var m map[string]any
+	if _, err := toml.Decode(string(data), &m); err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("%s:%d: %s", name, errorLine(data, pe.Position), pe.Message)
+		}
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+
+	c := &Config{File: name, pos: locate(string(data)).pos}
+	d := &decoder{file: name, pos: c.pos, scope: map[string]string{}, bad: map[string]bool{}}
+	d.table(m, reflect.ValueOf(c).Elem(), nil)
+	c.defaults(dir)
+	c.validate(d)
+	c.readModules(d, fsys)
+	if err := d.probs.err(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// errorLine is the line of a syntax error. toml counts a newline that
+// is itself the error (as in "[runtime⏎") on the next line; the offset
+// tells the line the operator must fix.
+func errorLine(data []byte, p toml.Position) int {
+	data = bytes.TrimPrefix(data, []byte("\ufeff")) // as toml does
+	if p.Start < 0 || p.Start > len(data) {
+		return p.Line
+	}
+	return 1 + bytes.Count(data[:p.Start], []byte("\n"))
+}
+
+// defaults sets the defaults that a default tag cannot express.
+func (c *Config) defaults(dir string) {
+	if !c.has("runtime", "workers") {
+		c.Runtime.Workers = runtime.NumCPU()
+	}
+	switch cd := c.Runtime.CacheDir; {
+	case cd == "":
+		c.Runtime.CacheDir = "-"
+		if ucd, err := os.UserCacheDir(); err == nil {
+			c.Runtime.CacheDir = filepath.Join(ucd, "gosledge")
+		}
+	case cd != "-":
+		c.Runtime.CacheDir = resolve(dir, cd)
+	}
+	for i := range c.Plugins {
+		if p := &c.Plugins[i]; p.Path != "" {
+			p.Path = resolve(dir, p.Path)
+		}
+	}
+	for ti := range c.Tenants {
+		for ri := range c.Tenants[ti].Routes {
+			r := &c.Tenants[ti].Routes[ri]
+			if !c.has("tenant", strconv.Itoa(ti), "route", strconv.Itoa(ri), "relative_deadline") {
+				r.RelativeDeadline = r.Timeout
+			}
+		}
+	}
+}
+
+// readModules reads every route's module from fsys. Routes naming the same
+// module share one slice.
+func (c *Config) readModules(d *decoder, fsys fs.FS) {
+	read := map[string][]byte{}
+	for ti := range c.Tenants {
+		for ri := range c.Tenants[ti].Routes {
+			r := &c.Tenants[ti].Routes[ri]
+			if r.Module == "" {
+				continue // missing or invalid: already reported
+			}
+			name := path.Clean(filepath.ToSlash(r.Module))
+			wasm, ok := read[name]
+			if !ok {
+				var err error
+				if wasm, err = fs.ReadFile(fsys, name); err != nil {
+					d.problemAt(routePath(ti, ri, "module"), routePath(ti, ri), "key %q: %v", "module", err)
+					continue
+				}
+				read[name] = wasm
+			}
+			r.Wasm = wasm
+		}
+	}
+}
+
+func routePath(ti, ri int, key ...string) []string {
+	return append([]string{"tenant", strconv.Itoa(ti), "route", strconv.Itoa(ri)}, key...)
+}
+
+// resolve makes a relative file path relative to dir.
+func resolve(dir, p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(dir, filepath.FromSlash(p))
+}
+
+// has reports whether the key at path is written in the file.
+func (c *Config) has(path ...string) bool {
+	_, ok := c.pos[pathKey(path...)]
+	return ok
+}
+
+// Where returns "file:line" of a key, e.g. c.Where("runtime", "policy") or
+// c.Where("tenant", "0", "route", "1", "timeout") (indices count from 0),
+// or just the file name if the key is not in the file (it has its default
+// value). A key set by Override is at "command line".
+func (c *Config) Where(key ...string) string {
+	k := pathKey(key...)
+	if c.overridden[k] {
+		return "command line"
+	}
+	if l, ok := c.pos[k]; ok && len(key) > 0 {
+		return fmt.Sprintf("%s:%d", c.File, l.line)
+	}
+	return c.File
+}
+
+// Override applies command-line settings after Parse; a zero value means
+// not set. It validates as Parse does and changes nothing if any value is
+// invalid.
+func (c *Config) Override(workers int, policy string, quantum time.Duration) error {
+	var errs []error
+	check := func(key string, set bool, err error) {
+		if set && err != nil {
+			errs = append(errs, fmt.Errorf("command line: %s: %w", key, err))
+		}
+	}
+	check("workers", workers != 0, checkWorkers(workers))
+	check("quantum", quantum != 0, positive(quantum))
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	if c.overridden == nil {
+		c.overridden = map[string]bool{}
+	}
+	if workers != 0 {
+		c.Runtime.Workers = workers
+		c.overridden[pathKey("runtime", "workers")] = true
+	}
+	if policy != "" {
+		c.Runtime.Policy = policy
+		c.overridden[pathKey("runtime", "policy")] = true
+	}
+	if quantum != 0 {
+		c.Runtime.Quantum = quantum
+		c.overridden[pathKey("runtime", "quantum")] = true
+	}
+	return nil
+}
+
+// dirFS reads files relative to a directory, like os.DirFS, but also
+// accepts absolute paths and paths that leave the directory ("../x.wasm"):
+// an operator's config may point anywhere.
+type dirFS string
+
+func (d dirFS) Open(name string) (fs.File, error)    { return os.Open(resolve(string(d), name)) }
+func (d dirFS) ReadFile(name string) ([]byte, error) { return os.ReadFile(resolve(string(d), name)) }
+
+// HasPlugin reports whether a [[plugin]] is named name.
+func (c *Config) HasPlugin(name string) bool {
+	for _, p := range c.Plugins {
+		if p.Name == name {
+			return true
+		}
+	}
+	return false
+}

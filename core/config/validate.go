@@ -1,0 +1,184 @@
+package config
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// validate checks the decoded config. A check only fires for a key written
+// in the file whose value decoded: defaults are valid by construction, and
+// a value that failed to decode is already reported. (A default derived
+// from a bad key, such as relative_deadline from a bad timeout, thus stays
+// quiet too.)
+func (c *Config) validate(d *decoder) {
+	rt, r := scope{d, []string{"runtime"}}, &c.Runtime
+	rt.check("workers", checkWorkers(r.Workers))
+	rt.check("policy", notEmpty(r.Policy))
+	rt.check("quantum", positive(r.Quantum))
+	rt.check("listen", checkHost(r.Listen))
+
+	plugins := unique{}
+	for i := range c.Plugins {
+		s, p := scope{d, []string{"plugin", strconv.Itoa(i)}}, &c.Plugins[i]
+		s.check("name", notEmpty(p.Name))
+		s.unique(plugins, "name", p.Name, "duplicate plugin name, first defined on line %d")
+		s.check("path", notEmpty(p.Path))
+		s.check("sha256", checkSHA256(p.SHA256))
+	}
+
+	if len(c.Tenants) == 0 && !d.bad[pathKey("tenant")] {
+		d.problem(nil, "no [[tenant]] defined")
+	}
+	names, ports := unique{}, unique{}
+	for ti := range c.Tenants {
+		s, t := scope{d, []string{"tenant", strconv.Itoa(ti)}}, &c.Tenants[ti]
+		s.check("name", notEmpty(t.Name))
+		s.unique(names, "name", t.Name, "duplicate tenant name, first defined on line %d")
+		s.check("port", between(t.Port, 1, 65535))
+		s.unique(ports, "port", t.Port, "port already used by the tenant on line %d")
+		if len(t.Routes) == 0 && !d.bad[pathKey(append(s.path, "route")...)] {
+			d.problem(s.path, "no [[tenant.route]] defined")
+		}
+		paths := unique{}
+		for ri := range t.Routes {
+			s, r := scope{d, routePath(ti, ri)}, &t.Routes[ri]
+			s.check("path", checkRoutePath(r.Path))
+			s.unique(paths, "path", r.Path, "duplicate route path, first defined on line %d")
+			s.check("module", notEmpty(r.Module))
+			s.check("relative_deadline", positive(r.RelativeDeadline))
+			s.check("expected_execution", positive(r.ExpectedExecution))
+			s.check("timeout", positive(r.Timeout))
+			s.check("admission_percentile", between(r.AdmissionPercentile, 50, 99))
+			s.check("content_type", notEmpty(r.ContentType))
+			s.check("memory_limit", checkMemoryLimit(r.MemoryLimit))
+		}
+	}
+}
+
+// scope is a table being validated.
+type scope struct {
+	d    *decoder
+	path []string
+}
+
+// checkable reports whether the key is written in the file and decoded.
+func (s scope) checkable(key string) bool {
+	k := pathKey(append(s.path[:len(s.path):len(s.path)], key)...)
+	_, ok := s.d.pos[k]
+	return ok && !s.d.bad[k]
+}
+
+// check reports err, if any, as a problem with key.
+func (s scope) check(key string, err error) {
+	if err != nil && s.checkable(key) {
+		kp := append(s.path[:len(s.path):len(s.path)], key)
+		s.d.problemAt(kp, s.path, "key %q: %v", key, err)
+	}
+}
+
+// unique is the set of values of a key that must be unique, and the line
+// of each.
+type unique map[any]int
+
+// unique reports a value of key already in seen, with the line of the
+// first one (format has one %d); an empty or zero value is not checked.
+func (s scope) unique(seen unique, key string, v any, format string) {
+	if !s.checkable(key) || v == "" || v == 0 {
+		return
+	}
+	if line, ok := seen[v]; ok {
+		s.check(key, fmt.Errorf(format, line))
+		return
+	}
+	l, _ := s.d.locate(append(s.path[:len(s.path):len(s.path)], key))
+	seen[v] = l.line
+}
+
+// The checks, shared with Override. Each returns nil or what is wrong.
+
+func checkWorkers(n int) error { return atLeast(n, 1) }
+
+func atLeast(n, lo int) error {
+	if n < lo {
+		return fmt.Errorf("must be at least %d, got %d", lo, n)
+	}
+	return nil
+}
+
+func between(n, lo, hi int) error {
+	if n < lo || n > hi {
+		return fmt.Errorf("must be between %d and %d, got %d", lo, hi, n)
+	}
+	return nil
+}
+
+func positive(d time.Duration) error {
+	if d <= 0 {
+		return fmt.Errorf("must be positive, got %s", d)
+	}
+	return nil
+}
+
+func notEmpty(s string) error {
+	if s == "" {
+		return errors.New("must not be empty")
+	}
+	return nil
+}
+
+func checkRoutePath(p string) error {
+	if !strings.HasPrefix(p, "/") {
+		return fmt.Errorf("must start with \"/\", got %q", p)
+	}
+	return nil
+}
+
+// checkHost accepts an IP address or a host name, without a port.
+func checkHost(h string) error {
+	if h == "" {
+		return errors.New("must not be empty")
+	}
+	if _, err := netip.ParseAddr(h); err == nil {
+		return nil
+	}
+	for _, r := range h {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-' || r == '.') {
+			return fmt.Errorf("must be an IP address or a host name without a port, got %q", h)
+		}
+	}
+	return nil
+}
+
+func checkSHA256(s string) error {
+	if s == "" {
+		return nil
+	}
+	if b, err := hex.DecodeString(s); err != nil || len(b) != 32 {
+		return fmt.Errorf("must be 64 hexadecimal digits, got %q", s)
+	}
+	return nil
+}
+
+// Wasm linear memory grows in 64KiB pages and a 32-bit memory has at most
+// 65536 of them.
+const (
+	pageSize       = 64 << 10
+	maxMemoryLimit = 4 << 30
+)
+
+func checkMemoryLimit(n int64) error {
+	switch {
+	case n <= 0:
+		return fmt.Errorf("must be positive, got %d", n)
+	case n > maxMemoryLimit:
+		return fmt.Errorf("must be at most 4GiB, got %s", formatSize(n))
+	case n%pageSize != 0:
+		return fmt.Errorf("must be a multiple of 64KiB (the WebAssembly page size), got %s", formatSize(n))
+	}
+	return nil
+}

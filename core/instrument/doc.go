@@ -1,0 +1,71 @@
+// Package instrument rewrites a WebAssembly binary at load time so that a
+// running sandbox can be preempted cooperatively.
+//
+// # What lives here
+//
+// One entry point, [Instrument], which takes module bytes and returns new
+// module bytes, plus its [Options] and sentinel errors. The package is a
+// pure byte-to-byte transformation: it does not run, compile or link
+// modules, provide the yield host function, or decide when a sandbox should
+// yield. Those belong to the runtime that calls it. Keep it free of wazero
+// imports outside tests, so the rewrite can be reasoned about (and fuzzed)
+// on its own.
+//
+// # Glossary
+//
+//   - fuel: a mutable i32 global appended to the module and exported as
+//     Options.FuelExport. Each safepoint spends one unit.
+//   - safepoint: the instruction sequence
+//     "if (fuel) fuel-- else fuel = yield()", inserted at every function
+//     entry and right after every loop header. It neither consumes nor
+//     produces operands, so it is valid anywhere an instruction may start,
+//     including inside loops that carry parameters.
+//   - yield: the host function Options.ImportModule.Options.ImportName of
+//     type () -> i32, appended as the last import. The host may block,
+//     reschedule, or abort (e.g. panic with sys.ExitError in wazero) and
+//     returns the next fuel grant. Setting the exported fuel global to 0
+//     from outside forces a yield at the next safepoint.
+//   - index shift: because the yield import joins the function index space
+//     after the existing imports, every defined function's index grows by
+//     one. Every place that names a function is remapped: call,
+//     return_call, ref.func (in code and constant expressions), function
+//     exports, the start function, element segments, and the function-keyed
+//     subsections of the "name" section.
+//
+// # Design
+//
+// The module is first split into sections (sizes and order checked), then
+// analyzed for the counts the rewrite needs (types, imported functions and
+// globals, defined functions and globals), then every section is rewritten
+// in place of the original. Sections the module lacks but the rewrite needs
+// (type, import, global, export) are created at their proper position.
+// Non-custom sections are rewritten before custom ones so that the label
+// names of the "name" section, which count block/loop/if in order, can be
+// renumbered around the inserted safepoint blocks. DWARF (".debug_*") is
+// dropped because its code offsets no longer hold; other custom sections are
+// copied verbatim.
+//
+// Immediates are copied byte for byte except where an index changes, so
+// non-canonical LEB128 encodings survive. Memories may be capped through
+// Options.MaxMemoryPages; the shared flag is kept.
+//
+// Security: the fuel global must be unreachable from guest code, so any
+// global index at or beyond the module's own global count (in code, in
+// constant expressions, in exports) is rejected. Function indices are
+// range-checked too, which also rules out a wrap-around onto the yield
+// import. Malformed input yields an error, never a panic: lengths and counts
+// are checked against the bytes that remain before anything is allocated.
+// Features the runtime does not run (exception handling, GC, typed function
+// references, memory64, relaxed SIMD, imported memories) are rejected.
+//
+// # Why decode rather than scan
+//
+// Finding loop headers or call sites by looking for their opcode bytes does
+// not work: 0x03 (loop) or 0x10 (call) can appear inside any immediate, such
+// as an i32.const, a memarg offset, a v128.const or a shuffle mask. The
+// rewrite therefore decodes every instruction with all its immediates, for
+// every supported proposal (MVP, sign extension, saturating conversion, bulk
+// memory, reference types, SIMD, threads, tail calls, multi-value,
+// multi-memory and extended-const encodings), and refuses opcodes it does not
+// know rather than guessing their length.
+package instrument

@@ -1,0 +1,239 @@
+package instrument
+
+import (
+	"errors"
+	"fmt"
+	"unicode/utf8"
+)
+
+// Options configures Instrument. The zero value is usable: empty fields take
+// the defaults listed beside them.
+type Options struct {
+	ImportModule   string // module of the yield import; default "gosledge"
+	ImportName     string // name of the yield import; default "yield"
+	FuelExport     string // export name of the fuel global; default "__gosledge_fuel"
+	InitialFuel    int32  // initial fuel; default 10000 if 0; must not be negative
+	MaxMemoryPages uint32 // 0 leaves memory limits as they are; else caps every defined memory
+}
+
+// Defaults used for empty Options fields.
+const (
+	DefaultImportModule = "gosledge"
+	DefaultImportName   = "yield"
+	DefaultFuelExport   = "__gosledge_fuel"
+	DefaultInitialFuel  = 10000
+)
+
+// maxPages is the number of 64 KiB pages a 32-bit memory can address.
+const maxPages = 65536
+
+// Sentinel errors; every error Instrument returns wraps exactly one of them.
+var (
+	// ErrMalformed: the binary is not well-formed (truncated, bad LEB128,
+	// section size mismatch, counts that disagree, an index that does not
+	// exist).
+	ErrMalformed = errors.New("malformed module")
+	// ErrUnsupported: well-formed, but uses a feature the runtime does not
+	// run (exceptions, GC, memory64, imported memories, ...).
+	ErrUnsupported = errors.New("unsupported module")
+	// ErrUnknownOpcode: an instruction the walker cannot decode.
+	ErrUnknownOpcode = errors.New("unknown opcode")
+	// ErrGlobalOutOfRange: a global index at or past the module's own
+	// globals, which after instrumentation would reach the fuel global.
+	ErrGlobalOutOfRange = errors.New("global index out of range")
+	// ErrMemoryLimit: a memory's minimum exceeds Options.MaxMemoryPages.
+	ErrMemoryLimit = errors.New("memory limit exceeded")
+	// ErrConflict: the module already imports from Options.ImportModule or
+	// exports Options.FuelExport.
+	ErrConflict = errors.New("name conflict with instrumentation")
+	// ErrOptions: the Options themselves are invalid.
+	ErrOptions = errors.New("invalid options")
+)
+
+// Instrument returns a rewritten copy of wasm with a fuel safepoint at every
+// function entry and loop header, the yield import and the exported fuel
+// global added, and memories capped. wasm itself is not modified.
+func Instrument(wasm []byte, opt Options) ([]byte, error) {
+	opt, err := opt.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("instrument: %w", err)
+	}
+	out, err := instrument(wasm, opt)
+	if err != nil {
+		return nil, fmt.Errorf("instrument: %w", err)
+	}
+	return out, nil
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.ImportModule == "" {
+		o.ImportModule = DefaultImportModule
+	}
+	if o.ImportName == "" {
+		o.ImportName = DefaultImportName
+	}
+	if o.FuelExport == "" {
+		o.FuelExport = DefaultFuelExport
+	}
+	if o.InitialFuel == 0 {
+		o.InitialFuel = DefaultInitialFuel
+	}
+	for _, s := range []string{o.ImportModule, o.ImportName, o.FuelExport} {
+		if !utf8.ValidString(s) {
+			return o, fmt.Errorf("name %q is not valid UTF-8: %w", s, ErrOptions)
+		}
+	}
+	if o.InitialFuel < 0 {
+		// A negative counter would have to wrap around before yielding.
+		return o, fmt.Errorf("InitialFuel %d is negative: %w", o.InitialFuel, ErrOptions)
+	}
+	if o.MaxMemoryPages > maxPages {
+		return o, fmt.Errorf("MaxMemoryPages %d exceeds %d: %w", o.MaxMemoryPages, maxPages, ErrOptions)
+	}
+	return o, nil
+}
+
+// module holds what the rewrite needs to know about the input module. All
+// counts are of the original module.
+type module struct {
+	opt Options
+
+	numTypes           uint32
+	numImportedFuncs   uint32
+	numFuncs           uint32 // imported + defined
+	numDefinedFuncs    uint32 // function section count
+	numGlobals         uint32 // imported + defined
+	numImportedGlobals uint32
+	numDefGlobals      uint32
+
+	yieldType  uint32 // index of the appended () -> i32 type
+	yieldFunc  uint32 // index of the yield import in the new module
+	fuelGlobal uint32 // index of the fuel global in the new module
+
+	safepoint []byte // encoded safepoint sequence
+
+	// trackLabels is set when a name section exists; loopLabels then holds,
+	// per defined function, the function label indices of its loops.
+	trackLabels bool
+	loopLabels  [][]uint32
+}
+
+// remapFunc maps an original function index to its index in the
+// instrumented module, rejecting indices that do not exist (this also rules
+// out wrap-around onto the yield import).
+func (m *module) remapFunc(idx uint32, off int) (uint32, error) {
+	if idx >= m.numFuncs {
+		return 0, failAt(off, ErrMalformed, "function index %d out of range (module has %d functions)", idx, m.numFuncs)
+	}
+	if idx >= m.numImportedFuncs {
+		idx++
+	}
+	return idx, nil
+}
+
+// checkGlobal rejects global indices the guest could use to reach the fuel
+// global (or anything else past its own globals).
+func (m *module) checkGlobal(idx uint32, off int) error {
+	if idx >= m.numGlobals {
+		return failAt(off, ErrGlobalOutOfRange, "global index %d out of range (module has %d globals)", idx, m.numGlobals)
+	}
+	return nil
+}
+
+func instrument(wasm []byte, opt Options) ([]byte, error) {
+	secs, err := splitSections(wasm)
+	if err != nil {
+		return nil, err
+	}
+	m := &module{opt: opt}
+	if err := m.analyze(secs); err != nil {
+		return nil, err
+	}
+	m.yieldType = m.numTypes
+	m.yieldFunc = m.numImportedFuncs
+	m.fuelGlobal = m.numGlobals
+	m.safepoint = encodeSafepoint(m.fuelGlobal, m.yieldFunc)
+
+	// Rewrite the non-custom sections first: the name section may come
+	// before the code section but needs what walking the code found.
+	payloads := make([][]byte, len(secs))
+	for _, pass := range []bool{false, true} {
+		for i, s := range secs {
+			if (s.id == secCustom) != pass {
+				continue
+			}
+			if payloads[i], err = m.rewrite(s); err != nil {
+				return nil, err
+			}
+		}
+	}
+
+	// The output is the input plus a few bytes per function and loop.
+	out := make([]byte, 0, len(wasm)+len(wasm)/8+64)
+	out = append(out, wasm[:8]...)
+
+	// Sections the instrumentation needs but the module may lack are
+	// created, in the position the section order requires.
+	missing := map[byte]bool{secType: true, secImport: true, secGlobal: true, secExport: true}
+	for _, s := range secs {
+		delete(missing, s.id)
+	}
+	emitMissingBefore := func(rank int) error {
+		for _, id := range []byte{secType, secImport, secGlobal, secExport} {
+			if missing[id] && sectionRank[id] < rank {
+				delete(missing, id)
+				payload, err := m.rewrite(section{id: id, absent: true})
+				if err != nil {
+					return err
+				}
+				out = appendSection(out, id, payload)
+			}
+		}
+		return nil
+	}
+	for i, s := range secs {
+		if s.id != secCustom {
+			if err := emitMissingBefore(sectionRank[s.id]); err != nil {
+				return nil, err
+			}
+		}
+		if payloads[i] != nil { // nil: dropped
+			out = appendSection(out, s.id, payloads[i])
+		}
+	}
+	if err := emitMissingBefore(len(sectionRank) + 1); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func appendSection(out []byte, id byte, payload []byte) []byte {
+	out = append(out, id)
+	out = appendU32(out, uint32(len(payload)))
+	return append(out, payload...)
+}
+
+// encodeSafepoint builds
+//
+//	global.get $fuel
+//	if
+//	  global.get $fuel  i32.const 1  i32.sub  global.set $fuel
+//	else
+//	  call $yield  global.set $fuel
+//	end
+//
+// which consumes and produces nothing, so it is valid at any point where an
+// instruction sequence may start.
+func encodeSafepoint(fuel, yield uint32) []byte {
+	b := []byte{opGlobalGet}
+	b = appendU32(b, fuel)
+	b = append(b, opIf, blockEmpty, opGlobalGet)
+	b = appendU32(b, fuel)
+	b = append(b, opI32Const, 1, opI32Sub, opGlobalSet)
+	b = appendU32(b, fuel)
+	b = append(b, opElse, opCall)
+	b = appendU32(b, yield)
+	b = append(b, opGlobalSet)
+	b = appendU32(b, fuel)
+	return append(b, opEnd)
+}

@@ -1,0 +1,142 @@
+package instrument
+
+import (
+	"fmt"
+	"sort"
+)
+
+// Name subsections that are keyed by function index.
+const (
+	nameFunctions = 1 // name_map: func -> name
+	nameLocals    = 2 // indirect name_map: func -> local -> name
+	nameLabels    = 3 // indirect name_map: func -> label -> name
+)
+
+// rewriteNames renumbers the function keys of subsections 1-3 (and the label
+// keys of 3, since safepoints add blocks) and copies the rest verbatim. r is
+// positioned after the section's name, which out already holds.
+func (m *module) rewriteNames(r *reader, out []byte) ([]byte, error) {
+	var content []byte
+	for !r.done() {
+		id, _ := r.byte("name subsection id")
+		size, err := r.u32("name subsection size")
+		if err != nil {
+			return nil, err
+		}
+		base := r.offset()
+		b, err := r.bytes(uint64(size), "name subsection")
+		if err != nil {
+			return nil, err
+		}
+		sr := newReader(b, base)
+		switch id {
+		case nameFunctions:
+			content, err = m.rewriteNameMap(sr, content[:0], nil)
+		case nameLocals, nameLabels:
+			content, err = m.rewriteIndirectNameMap(sr, content[:0], id == nameLabels)
+		default:
+			content, sr.pos = append(content[:0], b...), len(b)
+		}
+		if err == nil && !sr.done() {
+			err = sr.fail(ErrMalformed, "%d trailing bytes", sr.remaining())
+		}
+		if err != nil {
+			return nil, fmt.Errorf("name subsection %d: %w", id, err)
+		}
+		out = append(out, id)
+		out = appendU32(out, uint32(len(content)))
+		out = append(out, content...)
+	}
+	return out, nil
+}
+
+// rewriteNameMap copies a name_map, mapping each key through remap (nil:
+// function index remapping).
+func (m *module) rewriteNameMap(r *reader, out []byte, remap func(uint32, int) (uint32, error)) ([]byte, error) {
+	if remap == nil {
+		remap = m.remapNamedFunc
+	}
+	n, err := r.count(2, "name")
+	if err != nil {
+		return nil, err
+	}
+	out = appendU32(out, n)
+	for i := uint32(0); i < n; i++ {
+		off := r.offset()
+		idx, err := r.u32("name index")
+		if err != nil {
+			return nil, err
+		}
+		if idx, err = remap(idx, off); err != nil {
+			return nil, err
+		}
+		start := r.pos
+		if _, err := r.name("name"); err != nil {
+			return nil, err
+		}
+		out = appendU32(out, idx)
+		out = append(out, r.buf[start:r.pos]...)
+	}
+	return out, nil
+}
+
+// rewriteIndirectNameMap remaps the outer function keys; inner keys are
+// local indices (unchanged) or function label indices (shifted past the
+// safepoint blocks inserted before them).
+func (m *module) rewriteIndirectNameMap(r *reader, out []byte, labels bool) ([]byte, error) {
+	n, err := r.count(2, "function")
+	if err != nil {
+		return nil, err
+	}
+	out = appendU32(out, n)
+	for i := uint32(0); i < n; i++ {
+		off := r.offset()
+		fn, err := r.u32("function index")
+		if err != nil {
+			return nil, err
+		}
+		newFn, err := m.remapNamedFunc(fn, off)
+		if err != nil {
+			return nil, err
+		}
+		out = appendU32(out, newFn)
+		inner := func(idx uint32, _ int) (uint32, error) { return idx, nil }
+		if labels {
+			inner = m.labelRemapper(fn)
+		}
+		if out, err = m.rewriteNameMap(r, out, inner); err != nil {
+			return nil, fmt.Errorf("function %d: %w", fn, err)
+		}
+	}
+	return out, nil
+}
+
+// remapNamedFunc is remapFunc without the range check: a name for a
+// function that does not exist is harmless, so only wrap-around is refused.
+func (m *module) remapNamedFunc(idx uint32, off int) (uint32, error) {
+	if idx < m.numImportedFuncs {
+		return idx, nil
+	}
+	if idx == ^uint32(0) {
+		return 0, failAt(off, ErrMalformed, "function index %d out of range", idx)
+	}
+	return idx + 1, nil
+}
+
+// labelRemapper returns the renumbering of function fn's label indices: the
+// entry safepoint adds one block before every label, and each loop's
+// safepoint one more before every later label.
+func (m *module) labelRemapper(fn uint32) func(uint32, int) (uint32, error) {
+	var loops []uint32
+	if fn >= m.numImportedFuncs && fn-m.numImportedFuncs < uint32(len(m.loopLabels)) {
+		loops = m.loopLabels[fn-m.numImportedFuncs]
+	}
+	return func(label uint32, off int) (uint32, error) {
+		before := sort.Search(len(loops), func(i int) bool { return loops[i] >= label })
+		v := uint64(label) + 1 + uint64(before)
+		if v > uint64(^uint32(0)) {
+			return 0, failAt(off, ErrMalformed, "label index %d out of range", label)
+		}
+		return uint32(v), nil
+	}
+}
