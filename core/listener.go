@@ -83,6 +83,15 @@ func (s *Server) complete(sb *Sandbox, out Outcome) {
 	ran := sb.task.Ran
 	s.sched.mu.Unlock()
 
+	st := &sb.route.stats
+	st.requests.Add(1)
+	if out.Status == http.StatusRequestTimeout || latency > sb.route.cfg.RelativeDeadline {
+		st.misses.Add(1)
+	}
+	if out.Status == http.StatusRequestTimeout {
+		st.dropped.Add(1)
+	}
+
 	lvl := slog.LevelDebug
 	if out.Status >= 500 {
 		lvl = slog.LevelWarn

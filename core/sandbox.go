@@ -40,7 +40,14 @@ const (
 	maxFuel         = 1 << 24
 )
 
-var errCancelled = errors.New("sandbox cancelled while waiting for a worker")
+var (
+	errCancelled = errors.New("sandbox cancelled while waiting for a worker")
+	errDropped   = errors.New("deadline passed before the request could start")
+)
+
+// dropped is sent on a sandbox's wake channel instead of a worker when it
+// is dropped past its deadline.
+const dropped sdk.WorkerID = -1
 
 // Sandbox is one request's execution: its task as the policy sees it, its
 // lifecycle clock, and the goroutine (the caller of run) that executes it.
@@ -58,6 +65,7 @@ type Sandbox struct {
 	runStart   time.Duration // lock: start of the current stretch in Running
 	switchDue  time.Duration // lock: see grantLocked
 	preempted  int           // own goroutine: times it gave its worker away
+	started    bool          // lock: it has held a worker at least once
 	holding    bool          // own goroutine: it holds a worker now
 
 	wake   chan sdk.WorkerID // a worker grant
@@ -94,7 +102,7 @@ func newSandbox(r *route, id sdk.TaskID, now time.Duration, body []byte, args []
 			Route:    r.cfg.Path,
 			Arrival:  now,
 			Deadline: now + r.cfg.RelativeDeadline,
-			Expected: r.cfg.ExpectedExecution,
+			Expected: r.estimate.Estimate(),
 		},
 		clock:  NewStateClock(now),
 		wake:   make(chan sdk.WorkerID, 1),
@@ -144,7 +152,9 @@ func (sb *Sandbox) run(ctx context.Context, srv *Server) Outcome {
 	defer stop()
 
 	s.submit(sb)
-	if err := s.await(sb); err != nil {
+	if err := s.await(sb); errors.Is(err, errDropped) {
+		return Outcome{Status: 408, Body: []byte("deadline passed before the request could start\n"), Err: err}
+	} else if err != nil {
 		return sb.killedOutcome(err)
 	}
 	ok := false
@@ -152,6 +162,9 @@ func (sb *Sandbox) run(ctx context.Context, srv *Server) Outcome {
 		// finish even if wazero panics (it should not), so the worker
 		// is never lost.
 		s.finish(sb, ok)
+		if ok {
+			sb.route.estimate.Add(sb.task.Ran)
+		}
 	}()
 	if sb.kill.Load() != killNone {
 		return sb.killedOutcome(errCancelled)

@@ -97,28 +97,54 @@ func (s *scheduler) kickLocked(arriving *Sandbox, now time.Duration) {
 	if _, waiting := s.queued[arriving.task.ID]; !waiting {
 		return
 	}
+	// Preempt the least urgent running sandbox the arrival should
+	// displace. WouldPreempt is pure, so it also serves as the policy's
+	// comparator between two running tasks: if cur would not preempt the
+	// current victim, cur is no more urgent and becomes the victim.
+	victim := -1
+	var victimTask sdk.Task
 	for w, cur := range s.running {
-		if cur != nil && s.policy.WouldPreempt(sdk.WorkerID(w), cur.taskAt(now), arriving.task) {
-			s.preempt[w].Store(true)
+		if cur == nil {
+			continue
 		}
+		ct := cur.taskAt(now)
+		if !s.policy.WouldPreempt(sdk.WorkerID(w), ct, arriving.task) {
+			continue
+		}
+		if victim < 0 || !s.policy.WouldPreempt(sdk.WorkerID(victim), victimTask, ct) {
+			victim, victimTask = w, ct
+		}
+	}
+	if victim >= 0 {
+		s.preempt[victim].Store(true)
 	}
 }
 
-// nextLocked asks the policy what worker w runs next and checks the answer.
+// nextLocked asks the policy what worker w runs next and checks the
+// answer. A request whose deadline passed before it ever ran is dropped
+// here when its route says so, and the policy is asked again.
 func (s *scheduler) nextLocked(w sdk.WorkerID, now time.Duration) *Sandbox {
-	id, ok := s.policy.GetNext(w, now)
-	if !ok {
-		return nil
+	for {
+		id, ok := s.policy.GetNext(w, now)
+		if !ok {
+			return nil
+		}
+		sb, held := s.queued[id]
+		if !held {
+			// A built-in never does this (the conformance suite checks);
+			// treating it as "nothing to run" keeps the slot consistent.
+			s.log.Error("policy returned a task it does not hold", "policy", s.policy.Name(), "task", id, "worker", w)
+			return nil
+		}
+		delete(s.queued, id)
+		if !sb.started && sb.route.dropLate && now > sb.task.Deadline {
+			s.policy.Dequeue(id, sdk.Cancelled)
+			sb.to(StateError, now)
+			sb.wake <- dropped
+			continue
+		}
+		return sb
 	}
-	sb, held := s.queued[id]
-	if !held {
-		// A built-in never does this (the conformance suite checks);
-		// treating it as "nothing to run" keeps the slot consistent.
-		s.log.Error("policy returned a task it does not hold", "policy", s.policy.Name(), "task", id, "worker", w)
-		return nil
-	}
-	delete(s.queued, id)
-	return sb
 }
 
 // grantLocked gives worker w to sb and wakes sb's goroutine. due is when
@@ -128,6 +154,7 @@ func (s *scheduler) grantLocked(w sdk.WorkerID, sb *Sandbox, now, due time.Durat
 	s.running[w] = sb
 	s.preempt[w].Store(false)
 	sb.worker = w
+	sb.started = true
 	sb.sliceStart, sb.runStart = now, now
 	sb.switchDue = due
 	sb.to(StateRunning, now)
@@ -187,10 +214,14 @@ func (s *scheduler) interrupt(sb *Sandbox) (switched bool, err error) {
 // await parks sb's goroutine until a worker is granted or sb is killed.
 // It returns nil when sb holds a worker (even if it was killed meanwhile:
 // the caller checks the kill reason and finishes), errCancelled when sb
-// was taken out of the queue and holds nothing.
+// was taken out of the queue and holds nothing, errDropped when it was
+// dropped past its deadline.
 func (s *scheduler) await(sb *Sandbox) error {
 	select {
-	case <-sb.wake:
+	case w := <-sb.wake:
+		if w == dropped {
+			return errDropped
+		}
 		sb.holding = true
 		s.recordSwitch(sb)
 		return nil
@@ -205,7 +236,10 @@ func (s *scheduler) await(sb *Sandbox) error {
 		return errCancelled
 	}
 	s.mu.Unlock()
-	<-sb.wake // granted just before the kill: we hold a worker
+	// Granted or dropped just before the kill.
+	if w := <-sb.wake; w == dropped {
+		return errDropped
+	}
 	sb.holding = true
 	return nil
 }

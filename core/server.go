@@ -61,6 +61,31 @@ type route struct {
 	cfg          config.Route
 	module       wazero.CompiledModule
 	moduleConfig wazero.ModuleConfig
+	estimate     *estimator
+	dropLate     bool // on_deadline_miss = "drop"
+	stats        routeStats
+}
+
+// routeStats count a route's requests by outcome.
+type routeStats struct {
+	requests atomic.Uint64 // answered, any status
+	misses   atomic.Uint64 // answered after the deadline, or dropped
+	dropped  atomic.Uint64 // 408: the deadline passed before it started
+}
+
+// RouteStats is a snapshot of a route's counters.
+type RouteStats struct {
+	Requests, DeadlineMisses, Dropped uint64
+}
+
+// RouteStats returns the counters of tenant's route path.
+func (s *Server) RouteStats(tenant, path string) (RouteStats, bool) {
+	for _, t := range s.tenants {
+		if r, ok := t.routes[path]; ok && t.name == tenant {
+			return RouteStats{r.stats.requests.Load(), r.stats.misses.Load(), r.stats.dropped.Load()}, true
+		}
+	}
+	return RouteStats{}, false
 }
 
 // New compiles every route's module and binds every tenant's port. Nothing
@@ -112,7 +137,9 @@ func (s *Server) addTenants(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("%s: key \"module\": %w", s.cfg.Where("tenant", strconv.Itoa(ti), "route", strconv.Itoa(ri), "module"), err)
 			}
-			t.routes[rc.Path] = &route{srv: s, tenant: tc.Name, name: name, cfg: rc, module: m, moduleConfig: base}
+			t.routes[rc.Path] = &route{srv: s, tenant: tc.Name, name: name, cfg: rc, module: m, moduleConfig: base,
+				estimate: newEstimator(rc.ExpectedExecution, rc.AdmissionPercentile),
+				dropLate: rc.OnDeadlineMiss == "drop"}
 		}
 		ln, err := net.Listen("tcp", net.JoinHostPort(s.cfg.Runtime.Listen, strconv.Itoa(tc.Port)))
 		if err != nil {

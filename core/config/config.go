@@ -81,8 +81,11 @@ type Route struct {
 	// may be shorter than RelativeDeadline.
 	Timeout time.Duration `toml:"timeout" default:"10s"`
 
-	AdmissionPercentile int    `toml:"admission_percentile" default:"70"` // 50..99
-	ContentType         string `toml:"content_type" default:"text/plain"`
+	AdmissionPercentile int `toml:"admission_percentile" default:"70"` // 50..99
+	// OnDeadlineMiss is what happens to a request whose deadline passed
+	// before it first ran: "run" it anyway, or "drop" it with 408.
+	OnDeadlineMiss string `toml:"on_deadline_miss" default:"run"`
+	ContentType    string `toml:"content_type" default:"text/plain"`
 
 	MaxBody     int64 `toml:"max_body,size" default:"1MiB"`      // request body limit, bytes
 	MemoryLimit int64 `toml:"memory_limit,size" default:"64MiB"` // linear memory, bytes; a multiple of 64KiB, at most 4GiB

@@ -54,6 +54,7 @@ func (c *Config) validate(d *decoder) {
 			s.check("expected_execution", positive(r.ExpectedExecution))
 			s.check("timeout", positive(r.Timeout))
 			s.check("admission_percentile", between(r.AdmissionPercentile, 50, 99))
+			s.check("on_deadline_miss", oneOf(r.OnDeadlineMiss, "run", "drop"))
 			s.check("content_type", notEmpty(r.ContentType))
 			s.check("memory_limit", checkMemoryLimit(r.MemoryLimit))
 		}
@@ -181,4 +182,13 @@ func checkMemoryLimit(n int64) error {
 		return fmt.Errorf("must be a multiple of 64KiB (the WebAssembly page size), got %s", formatSize(n))
 	}
 	return nil
+}
+
+func oneOf(v string, allowed ...string) error {
+	for _, a := range allowed {
+		if v == a {
+			return nil
+		}
+	}
+	return fmt.Errorf("want one of %q, got %q", allowed, v)
 }

@@ -226,7 +226,7 @@ type funcState struct {
 
 // walk decodes instructions up to and including the end that closes the
 // expression, appending them to out with function indices remapped, global
-// indices checked and, if safepoints is set, a safepoint after every loop
+// indices checked and, in function bodies, a safepoint after every loop
 // header. fs is nil for constant expressions, which get no safepoints.
 // Every immediate is decoded rather than skipped by pattern, since any byte
 // value, 0x03 included, can occur inside an immediate.
@@ -243,8 +243,7 @@ func (m *module) walk(r *reader, out []byte, fs *funcState) ([]byte, error) {
 		case immInvalid:
 			return nil, failAt(off, ErrUnknownOpcode, "unknown or unsupported opcode 0x%02x", op)
 		case immNone:
-			switch op {
-			case opEnd:
+			if op == opEnd {
 				if depth == 0 {
 					return append(out, op), nil
 				}

@@ -42,8 +42,10 @@
 // Non-custom sections are rewritten before custom ones so that the label
 // names of the "name" section, which count block/loop/if in order, can be
 // renumbered around the inserted safepoint blocks. DWARF (".debug_*") is
-// dropped because its code offsets no longer hold; other custom sections are
-// copied verbatim.
+// dropped because its code offsets no longer hold, and so is a "name"
+// section that does not parse (a malformed custom section must not make a
+// module invalid, and one that cannot be renumbered must not survive stale);
+// other custom sections are copied verbatim.
 //
 // Immediates are copied byte for byte except where an index changes, so
 // non-canonical LEB128 encodings survive. Memories may be capped through

@@ -1,6 +1,7 @@
 package instrument
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -68,6 +69,55 @@ func FuzzInstrument(f *testing.F) {
 			if err := compiles(ctx, out); err != nil {
 				t.Fatalf("original compiles but the instrumented module does not: %v", err)
 			}
+		}
+	})
+}
+
+// bodyModule wraps one function body (locals and instructions, ending in
+// end) as function 0 of type () -> () in a module that gives instructions
+// something to refer to: a shared memory, a table, a mutable global, a
+// declared element segment (so ref.func 0 is valid) and a passive data
+// segment.
+func bodyModule(body []byte) []byte {
+	b := bytes.Clone(wasmHeader)
+	b = appendSection(b, secType, []byte{2, 0x60, 0, 0, 0x60, 1, valI32, 1, valI32})
+	b = appendSection(b, secFunction, []byte{1, 0})
+	b = appendSection(b, secTable, []byte{1, valFuncref, 0, 4})
+	b = appendSection(b, secMemory, []byte{1, 0x03, 1, 2})
+	b = appendSection(b, secGlobal, []byte{1, valI32, 1, opI32Const, 0, opEnd})
+	b = appendSection(b, secElement, []byte{1, 3, 0, 1, 0})
+	b = appendSection(b, secDataCount, []byte{1})
+	code := appendU32([]byte{1}, uint32(len(body)))
+	b = appendSection(b, secCode, append(code, body...))
+	return appendSection(b, secData, []byte{1, 1, 4, 'd', 'a', 't', 'a'})
+}
+
+// FuzzInstrumentBody mutates function bodies inside a fixed, valid module,
+// which reaches valid code (and so the walker's immediates) far more often
+// than mutating whole modules.
+func FuzzInstrumentBody(f *testing.F) {
+	seeds := [][]byte{
+		{0, 0x03, 0x40, 0x0b, 0x0b},
+		{1, 1, valI32, 0x41, 0x03, 0x21, 0x00, 0x03, 0x40, 0x20, 0x00, 0x0d, 0x00, 0x0b, 0x0b},
+		{0, 0x41, 0, 0xfd, 0x0c, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0xfd, 0x0b, 0x04, 0x03, 0x0b},
+		{0, 0x41, 0, 0x41, 3, 0xfe, 0x1e, 0x02, 0x03, 0x1a, 0xfe, 0x03, 0x00, 0x0b},
+		{0, 0xd2, 0x00, 0xd1, 0x1a, 0x23, 0x00, 0x24, 0x00, 0x0b},
+		{0, 0x41, 0, 0x41, 0, 0x41, 4, 0xfc, 0x08, 0x00, 0x00, 0xfc, 0x09, 0x00, 0x0b},
+		{0, 0x41, 7, 0x02, 0x01, 0x41, 0, 0x0e, 0x01, 0x00, 0x00, 0x0b, 0x1a, 0x0b},
+		{0, 0x12, 0x00, 0x0b},
+	}
+	for _, s := range seeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		ctx := context.Background()
+		wasm := bodyModule(body)
+		out, err := Instrument(wasm, Options{})
+		if err != nil || compiles(ctx, wasm) != nil {
+			return
+		}
+		if err := compiles(ctx, out); err != nil {
+			t.Fatalf("original compiles but the instrumented module does not: %v", err)
 		}
 	})
 }

@@ -634,3 +634,27 @@ func TestExtendedConst(t *testing.T) {
 		t.Fatalf("g() = %v, %v; want 28", res, err)
 	}
 }
+
+// TestMalformedNameSectionDropped: a name section that does not parse per
+// the spec is dropped, not an error (custom sections never invalidate a
+// module), and never passed on with stale indices.
+func TestMalformedNameSectionDropped(t *testing.T) {
+	spin := readTestdata(t, "spin.wasm")
+	tests := map[string][]byte{
+		// Found by the fuzzer: subsection 0 holds more than one name.
+		"module name with trailing bytes": nameSection(subsection(0, append(appendName(nil, "m"), 0x01, 0x30))),
+		"function names truncated":        nameSection(subsection(1, []byte{2, 0, 1, 'a'})),
+		"local names bad UTF-8":           nameSection(subsection(2, []byte{1, 0, 1, 0, 1, 0xff})),
+		"subsection larger than section":  nameSection([]byte{1, 9, 0}),
+	}
+	for name, sec := range tests {
+		out, err := Instrument(append(bytes.Clone(spin), sec...), Options{})
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if got := customSections(t, out); len(got) != 0 {
+			t.Errorf("%s: custom sections %q survived", name, got)
+		}
+	}
+}

@@ -5,16 +5,18 @@ import (
 	"sort"
 )
 
-// Name subsections that are keyed by function index.
+// Name subsections the rewrite looks into.
 const (
+	nameModule    = 0 // the module's name
 	nameFunctions = 1 // name_map: func -> name
 	nameLocals    = 2 // indirect name_map: func -> local -> name
 	nameLabels    = 3 // indirect name_map: func -> label -> name
 )
 
 // rewriteNames renumbers the function keys of subsections 1-3 (and the label
-// keys of 3, since safepoints add blocks) and copies the rest verbatim. r is
-// positioned after the section's name, which out already holds.
+// keys of 3, since safepoints add blocks), checks subsection 0 and copies the
+// rest verbatim. r is positioned after the section's name, which out already
+// holds. Any error means the section is malformed.
 func (m *module) rewriteNames(r *reader, out []byte) ([]byte, error) {
 	var content []byte
 	for !r.done() {
@@ -30,6 +32,11 @@ func (m *module) rewriteNames(r *reader, out []byte) ([]byte, error) {
 		}
 		sr := newReader(b, base)
 		switch id {
+		case nameModule:
+			// Exactly one name; some decoders ignore the subsection size
+			// here, so anything else would be read differently by them.
+			_, err = sr.name("module name")
+			content = append(content[:0], b...)
 		case nameFunctions:
 			content, err = m.rewriteNameMap(sr, content[:0], nil)
 		case nameLocals, nameLabels:

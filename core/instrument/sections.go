@@ -667,7 +667,7 @@ func (m *module) rewriteData(s section) ([]byte, error) {
 }
 
 // rewriteCustom drops DWARF (its code offsets would be stale), rewrites
-// "name" and keeps everything else.
+// "name" (or drops it if malformed) and keeps everything else.
 func (m *module) rewriteCustom(s section) ([]byte, error) {
 	r := s.reader()
 	name, err := r.name("custom section name")
@@ -679,7 +679,14 @@ func (m *module) rewriteCustom(s section) ([]byte, error) {
 		return nil, nil
 	case string(name) == "name":
 		out := appendName(make([]byte, 0, len(s.payload)+8), "name")
-		return m.rewriteNames(r, out)
+		out, err := m.rewriteNames(r, out)
+		if err != nil {
+			// A malformed name section must not make a module invalid (the
+			// spec's rule for custom sections), and one that cannot be
+			// renumbered must not survive with stale indices: drop it.
+			return nil, nil
+		}
+		return out, nil
 	}
 	return s.payload, nil
 }

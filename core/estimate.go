@@ -1,0 +1,54 @@
+package core
+
+import (
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// estimateWindow is how many recent execution times a route remembers.
+const estimateWindow = 64
+
+// estimator keeps a route's recent execution times (CPU time in Running of
+// successful requests) and their percentile, the route's estimate of one
+// request's execution. Before the first sample the estimate is the
+// configured expected_execution. Samples only fill the window as they come:
+// the first one does not stand in for the whole window (SLEdge's did).
+type estimator struct {
+	percentile int
+	current    atomic.Int64 // the estimate in ns; read on every arrival
+
+	mu      sync.Mutex
+	samples [estimateWindow]time.Duration
+	n, next int
+	sorted  []time.Duration // scratch
+}
+
+func newEstimator(initial time.Duration, percentile int) *estimator {
+	e := &estimator{percentile: percentile}
+	e.current.Store(int64(initial))
+	return e
+}
+
+// Estimate returns the current estimate.
+func (e *estimator) Estimate() time.Duration { return time.Duration(e.current.Load()) }
+
+// Add records one execution time and recomputes the estimate. It runs once
+// per successful request, off the yield path.
+func (e *estimator) Add(d time.Duration) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.samples[e.next] = d
+	e.next = (e.next + 1) % estimateWindow
+	e.n = min(e.n+1, estimateWindow)
+	e.sorted = append(e.sorted[:0], e.samples[:e.n]...)
+	slices.Sort(e.sorted)
+	e.current.Store(int64(nearestRank(e.sorted, e.percentile)))
+}
+
+// nearestRank is the p-th percentile of sorted (nearest-rank method).
+func nearestRank(sorted []time.Duration, p int) time.Duration {
+	rank := (p*len(sorted) + 99) / 100 // ceil(p/100 · n)
+	return sorted[max(rank, 1)-1]
+}
