@@ -277,7 +277,7 @@ func TestDrain(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	sb := newSandbox(&route{cfg: testRoute(t, "/x", "fib")}, 0, 0, nil, nil)
+	sb := newSandbox(ts.tenants[0].routes["/fib"], 0, 0, nil, nil)
 	if ts.admitLive(sb) {
 		t.Error("a sandbox was admitted while draining")
 	}
