@@ -48,6 +48,20 @@ type Runtime struct {
 	CacheDir string `toml:"cache_dir"`
 	// Listen is the address (no port) that every tenant's port binds to.
 	Listen string `toml:"listen" default:"127.0.0.1"`
+	// MaxQueue bounds how many requests may wait for a worker; past it a
+	// request is refused with 429. 0 means no bound.
+	MaxQueue int `toml:"max_queue"`
+	// DrainTimeout is how long a stopping server lets requests in flight
+	// finish before it kills them.
+	DrainTimeout time.Duration `toml:"drain_timeout" default:"10s"`
+	// Metrics is the host:port of the Prometheus /metrics, /healthz and
+	// /readyz listener; "" turns it off.
+	Metrics string `toml:"metrics"`
+	// Pprof mounts net/http/pprof on the metrics listener.
+	Pprof bool `toml:"pprof"`
+	// PerfLog is a file that receives one line per finished request: CSV
+	// for a .csv name, JSON lines otherwise. Relative to the config file.
+	PerfLog string `toml:"perf_log"`
 }
 
 // Plugin is a [[plugin]]: a policy served by an external program.
@@ -162,6 +176,9 @@ func (c *Config) defaults(dir string) {
 		}
 	case cd != "-":
 		c.Runtime.CacheDir = resolve(dir, cd)
+	}
+	if c.Runtime.PerfLog != "" {
+		c.Runtime.PerfLog = resolve(dir, c.Runtime.PerfLog)
 	}
 	for i := range c.Plugins {
 		if p := &c.Plugins[i]; p.Path != "" {

@@ -118,6 +118,10 @@ gosledge.toml:8: tenant "demo" route #2: missing key "module"`},
 			`gosledge.toml:8: tenant "demo" route "/fib": key "admission_percentile": must be between 50 and 99, got 49`},
 		{"percentile too high", tenant + "admission_percentile = 100\n",
 			`gosledge.toml:8: tenant "demo" route "/fib": key "admission_percentile": must be between 50 and 99, got 100`},
+		{"negative max_queue", "[runtime]\nmax_queue = -1\n" + tenant,
+			`gosledge.toml:2: runtime: key "max_queue": must be at least 0, got -1`},
+		{"metrics without port", "[runtime]\nmetrics = \"127.0.0.1\"\n" + tenant,
+			`gosledge.toml:2: runtime: key "metrics": want host:port, got "127.0.0.1"`},
 		{"bad deadline miss action", tenant + "on_deadline_miss = \"skip\"\n",
 			`gosledge.toml:8: tenant "demo" route "/fib": key "on_deadline_miss": want one of ["run" "drop"], got "skip"`},
 		{"memory_limit not a page multiple", tenant + "memory_limit = \"100KiB\"\n",
@@ -224,12 +228,13 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantRuntime := Runtime{
-		Workers:    runtime.NumCPU(),
-		Policy:     "fifo",
-		Quantum:    time.Millisecond,
-		Preemption: true,
-		CacheDir:   filepath.Join(ucd, "gosledge"),
-		Listen:     "127.0.0.1",
+		Workers:      runtime.NumCPU(),
+		Policy:       "fifo",
+		Quantum:      time.Millisecond,
+		Preemption:   true,
+		CacheDir:     filepath.Join(ucd, "gosledge"),
+		Listen:       "127.0.0.1",
+		DrainTimeout: 10 * time.Second,
 	}
 	if c.Runtime != wantRuntime {
 		t.Errorf("runtime:\n%+v\nwant\n%+v", c.Runtime, wantRuntime)
@@ -303,7 +308,7 @@ memory_limit = "128KiB"
 		t.Fatal(err)
 	}
 	wantRuntime := Runtime{Workers: 3, Policy: "llf", Quantum: 250 * time.Microsecond, Preemption: false,
-		CacheDir: filepath.Join("conf", "cache"), Listen: "::1"}
+		CacheDir: filepath.Join("conf", "cache"), Listen: "::1", DrainTimeout: 10 * time.Second}
 	if c.Runtime != wantRuntime {
 		t.Errorf("runtime:\n%+v\nwant\n%+v", c.Runtime, wantRuntime)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -21,6 +22,9 @@ func (c *Config) validate(d *decoder) {
 	rt.check("policy", notEmpty(r.Policy))
 	rt.check("quantum", positive(r.Quantum))
 	rt.check("listen", checkHost(r.Listen))
+	rt.check("max_queue", atLeast(r.MaxQueue, 0))
+	rt.check("drain_timeout", positive(r.DrainTimeout))
+	rt.check("metrics", checkHostPort(r.Metrics))
 
 	plugins := unique{}
 	for i := range c.Plugins {
@@ -191,4 +195,24 @@ func oneOf(v string, allowed ...string) error {
 		}
 	}
 	return fmt.Errorf("want one of %q, got %q", allowed, v)
+}
+
+// checkHostPort accepts "" (off) or host:port.
+func checkHostPort(hp string) error {
+	if hp == "" {
+		return nil
+	}
+	host, port, err := net.SplitHostPort(hp)
+	if err != nil {
+		return fmt.Errorf("want host:port, got %q", hp)
+	}
+	if host != "" {
+		if err := checkHost(host); err != nil {
+			return err
+		}
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("bad port in %q", hp)
+	}
+	return nil
 }
