@@ -31,7 +31,7 @@ func reportPercentiles(b *testing.B, samples []time.Duration, unit string) {
 // fresh module, run echo, close — without HTTP.
 func BenchmarkSandbox(b *testing.B) {
 	ts := startServer(b, config.Runtime{Workers: 1, Preemption: true}, testRoute(b, "/echo", "echo"))
-	rt := ts.tenants[0].routes["/echo"]
+	rt := ts.tenants[0].routeMap()["/echo"]
 	body := []byte("hello")
 	ctx := context.Background()
 	samples := make([]time.Duration, 0, b.N)
@@ -53,7 +53,7 @@ func BenchmarkSandbox(b *testing.B) {
 func BenchmarkPreemptionDelay(b *testing.B) {
 	ts := startServer(b, config.Runtime{Workers: 1, Preemption: true, Quantum: time.Millisecond},
 		testRoute(b, "/spin", "spin"))
-	rt := ts.tenants[0].routes["/spin"]
+	rt := ts.tenants[0].routeMap()["/spin"]
 	ctx := context.Background()
 	b.ResetTimer()
 	for i := range b.N {

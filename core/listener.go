@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/gosledge/gosledge/sdk"
 )
@@ -18,7 +19,7 @@ import (
 type tenant struct {
 	srv    *Server
 	name   string
-	routes map[string]*route // by exact path
+	routes atomic.Pointer[map[string]*route] // by exact path; swapped by Reload
 	ln     net.Listener
 	http   *http.Server
 }
@@ -27,36 +28,39 @@ type tenant struct {
 // sandbox runs it and its stdout becomes the response (DESIGN.md, "HTTP
 // contract").
 func (t *tenant) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rt, ok := t.routes[r.URL.Path]
+	rt, ok := t.routeMap()[r.URL.Path]
 	if !ok {
-		httpError(w, http.StatusNotFound, "no route "+r.URL.Path)
+		t.reject(w, "", http.StatusNotFound, "no route "+r.URL.Path)
 		return
 	}
+	path := rt.cfg.Path
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		w.Header().Set("Allow", "GET, POST")
-		httpError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed")
+		t.reject(w, path, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed")
 		return
 	}
 	args, err := queryArgs(r.URL.RawQuery)
 	if err != nil {
-		httpError(w, http.StatusBadRequest, "malformed query: "+err.Error())
+		t.reject(w, path, http.StatusBadRequest, "malformed query: "+err.Error())
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, rt.cfg.MaxBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			httpError(w, http.StatusRequestEntityTooLarge, "body exceeds "+formatBytes(tooBig.Limit))
+			t.reject(w, path, http.StatusRequestEntityTooLarge, "body exceeds "+formatBytes(tooBig.Limit))
 			return
 		}
-		httpError(w, http.StatusBadRequest, "reading body: "+err.Error())
+		t.reject(w, path, http.StatusBadRequest, "reading body: "+err.Error())
 		return
 	}
 
 	srv := t.srv
 	sb := newSandbox(rt, sdk.TaskID(srv.nextID.Add(1)), srv.now(), body, args)
 	if !srv.admitLive(sb) {
-		httpError(w, http.StatusServiceUnavailable, "server shutting down")
+		w.Header().Set("Connection", "close")
+		t.reject(w, path, http.StatusServiceUnavailable, "server shutting down")
+		srv.forget(sb)
 		return
 	}
 	defer srv.dropLive(sb)
@@ -71,25 +75,58 @@ func (t *tenant) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	srv.complete(sb, out)
 }
 
-// complete records the end of a request: Returned → Complete, and its log
-// line.
+// reject answers a request that never became a sandbox, and counts it
+// (route is "" when no route matched, so unknown paths add no labels).
+func (t *tenant) reject(w http.ResponseWriter, route string, status int, msg string) {
+	t.srv.metrics.requests.WithLabelValues(t.name, route, strconv.Itoa(status)).Inc()
+	httpError(w, status, msg)
+}
+
+// routeMap returns the routes now served.
+func (t *tenant) routeMap() map[string]*route {
+	if m := t.routes.Load(); m != nil {
+		return *m
+	}
+	return nil
+}
+
+// complete records the end of a request: Returned → Complete, its
+// counters, metrics, perf log line and log line.
 func (s *Server) complete(sb *Sandbox, out Outcome) {
 	s.sched.mu.Lock()
 	now := s.now()
 	if sb.state() == StateReturned {
 		sb.to(StateComplete, now)
 	}
-	latency := now - sb.task.Arrival
-	ran := sb.task.Ran
+	task := sb.task
+	clock := sb.clock
 	s.sched.mu.Unlock()
+	defer s.forget(sb)
 
-	st := &sb.route.stats
-	st.requests.Add(1)
-	if out.Status == http.StatusRequestTimeout || latency > sb.route.cfg.RelativeDeadline {
-		st.misses.Add(1)
+	latency := now - task.Arrival
+	r := sb.route
+	missed := out.Status == http.StatusRequestTimeout || latency > r.cfg.RelativeDeadline
+	r.stats.requests.Add(1)
+	if missed {
+		r.stats.misses.Add(1)
 	}
 	if out.Status == http.StatusRequestTimeout {
-		st.dropped.Add(1)
+		r.stats.dropped.Add(1)
+	}
+	queueing := clock.Spent(StateInitialized, now) + clock.Spent(StateRunnable, now)
+	s.metrics.observe(r, out.Status, queueing, task.Ran, latency, missed)
+	s.metrics.yields.Add(float64(sb.yields))
+
+	if s.perf != nil {
+		rec := perfRecord{
+			ID: uint64(task.ID), Tenant: task.Tenant, Route: task.Route, Status: out.Status,
+			Arrival: task.Arrival, Deadline: task.Deadline, Latency: latency,
+			CPU: task.Ran, Preemptions: sb.preempted, BytesIn: len(sb.body), BytesOut: len(out.Body),
+		}
+		for st := State(0); st < numStates; st++ {
+			rec.InState[st] = clock.Spent(st, now)
+		}
+		s.perf.add(rec)
 	}
 
 	lvl := slog.LevelDebug
@@ -99,8 +136,8 @@ func (s *Server) complete(sb *Sandbox, out Outcome) {
 	if !s.log.Enabled(context.Background(), lvl) {
 		return
 	}
-	attrs := []any{"id", sb.task.ID, "route", sb.route.name, "status", out.Status,
-		"latency", latency, "cpu", ran, "preemptions", sb.preempted}
+	attrs := []any{"id", task.ID, "route", r.name, "status", out.Status,
+		"latency", latency, "cpu", task.Ran, "preemptions", sb.preempted}
 	if out.Err != nil {
 		attrs = append(attrs, "err", firstLine(out.Err.Error()))
 	}
@@ -108,6 +145,14 @@ func (s *Server) complete(sb *Sandbox, out Outcome) {
 		attrs = append(attrs, "stderr", strings.TrimSpace(sb.stderr.String()))
 	}
 	s.log.Log(context.Background(), lvl, "request", attrs...)
+}
+
+// forget removes a finished sandbox from the per-state gauge.
+func (s *Server) forget(sb *Sandbox) {
+	s.sched.mu.Lock()
+	st := sb.state()
+	s.sched.mu.Unlock()
+	s.states[st].Add(-1)
 }
 
 // httpError writes a status with a short text body.

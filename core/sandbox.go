@@ -43,6 +43,7 @@ const (
 var (
 	errCancelled = errors.New("sandbox cancelled while waiting for a worker")
 	errDropped   = errors.New("deadline passed before the request could start")
+	errQueueFull = errors.New("queue full")
 )
 
 // dropped is sent on a sandbox's wake channel instead of a worker when it
@@ -73,6 +74,7 @@ type Sandbox struct {
 	killed chan struct{}     // closed when kill is first set
 	once   sync.Once
 
+	yields      int // own goroutine: calls into yield
 	fuel        int32
 	lastYield   time.Duration
 	lastGosched time.Duration
@@ -109,6 +111,7 @@ func newSandbox(r *route, id sdk.TaskID, now time.Duration, body []byte, args []
 		killed: make(chan struct{}),
 		fuel:   initialFuel,
 	}
+	r.srv.states[StateInitialized].Add(1)
 	sb.stdout.limit = int(r.cfg.MemoryLimit)
 	sb.stderr.limit = 4 << 10
 	return sb
@@ -117,9 +120,13 @@ func newSandbox(r *route, id sdk.TaskID, now time.Duration, body []byte, args []
 // to moves the lifecycle clock; an illegal move is a core bug, so it is
 // logged loudly rather than silently ignored. Caller holds the lock.
 func (sb *Sandbox) to(s State, now time.Duration) {
+	from := sb.clock.State()
 	if err := sb.clock.To(s, now); err != nil {
 		panic(fmt.Sprintf("sandbox %d (%s): %v", sb.task.ID, sb.route.name, err))
 	}
+	states := &sb.route.srv.states
+	states[from].Add(-1)
+	states[s].Add(1)
 }
 
 func (sb *Sandbox) state() State { return sb.clock.State() }
@@ -151,7 +158,9 @@ func (sb *Sandbox) run(ctx context.Context, srv *Server) Outcome {
 	stop := context.AfterFunc(ctx, func() { sb.Kill(killCanceled) })
 	defer stop()
 
-	s.submit(sb)
+	if !s.submit(sb) {
+		return Outcome{Status: 429, Body: []byte("queue full\n"), Err: errQueueFull}
+	}
 	if err := s.await(sb); errors.Is(err, errDropped) {
 		return Outcome{Status: 408, Body: []byte("deadline passed before the request could start\n"), Err: err}
 	} else if err != nil {
@@ -212,7 +221,7 @@ func (sb *Sandbox) killedOutcome(err error) Outcome {
 	case killTimeout:
 		return Outcome{Status: 504, Body: []byte(fmt.Sprintf("function killed after its %s timeout\n", sb.route.cfg.Timeout)), Err: err}
 	case killShutdown:
-		return Outcome{Status: 503, Body: []byte("server shutting down\n"), Err: err}
+		return Outcome{Status: 504, Body: []byte("killed: the server shut down before the function finished\n"), Err: err}
 	default: // the client went away; nobody reads this
 		return Outcome{Status: 499, Body: []byte("request cancelled\n"), Err: err}
 	}
@@ -231,6 +240,7 @@ func firstLine(s string) string {
 func yield(ctx context.Context, _ api.Module, stack []uint64) {
 	sb := ctx.Value(sandboxKey{}).(*Sandbox)
 	s := sb.route.srv.sched
+	sb.yields++
 	if sb.kill.Load() != killNone {
 		panic(sys.NewExitError(exitKilled))
 	}

@@ -17,7 +17,9 @@ type scheduler struct {
 	now        func() time.Duration
 	quantum    time.Duration
 	preemption bool
+	maxQueue   int // 0: unbounded
 	log        *slog.Logger
+	metrics    *metrics
 
 	// preempt[w] asks the sandbox on worker w to consult OnInterrupt at its
 	// next safepoint, before its quantum is up (set on arrival when
@@ -62,14 +64,20 @@ func newScheduler(p sdk.Policy, workers int, quantum time.Duration, preemption b
 }
 
 // submit makes a new sandbox runnable and starts it on an idle worker, or
-// asks a busy one to preempt if the policy wants that.
-func (s *scheduler) submit(sb *Sandbox) {
+// asks a busy one to preempt if the policy wants that. It returns false,
+// with sb in Error, if the queue is full.
+func (s *scheduler) submit(sb *Sandbox) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
+	if s.maxQueue > 0 && len(s.queued) >= s.maxQueue {
+		sb.to(StateError, now)
+		return false
+	}
 	sb.to(StateRunnable, now)
 	s.enqueueLocked(sb, sdk.Arrived, now)
 	s.kickLocked(sb, now)
+	return true
 }
 
 // enqueueLocked gives sb to the policy.
@@ -125,7 +133,11 @@ func (s *scheduler) kickLocked(arriving *Sandbox, now time.Duration) {
 // here when its route says so, and the policy is asked again.
 func (s *scheduler) nextLocked(w sdk.WorkerID, now time.Duration) *Sandbox {
 	for {
+		start := time.Now()
 		id, ok := s.policy.GetNext(w, now)
+		if s.metrics != nil {
+			s.metrics.decisions.Observe(time.Since(start).Seconds())
+		}
 		if !ok {
 			return nil
 		}
@@ -206,6 +218,9 @@ func (s *scheduler) interrupt(sb *Sandbox) (switched bool, err error) {
 		s.grantLocked(w, next, now, due)
 	}
 	s.stats.Preemptions++
+	if s.metrics != nil {
+		s.metrics.preemptions.Inc()
+	}
 	sb.holding = false
 	s.mu.Unlock()
 	return true, s.await(sb)

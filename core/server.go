@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"reflect"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -20,32 +21,31 @@ import (
 	"github.com/gosledge/gosledge/sdk"
 )
 
-// DefaultDrainTimeout bounds how long Run waits for in-flight requests
-// after its context is cancelled before killing them.
-const DefaultDrainTimeout = 10 * time.Second
-
 // Options are the parts of a server that do not come from the config file.
 type Options struct {
 	// Logger receives lifecycle events and faults; default slog.Default().
 	Logger *slog.Logger
 	// Policies resolves runtime.policy; default plugins.Builtins().
 	Policies *sdk.Registry
-	// DrainTimeout overrides DefaultDrainTimeout when > 0.
-	DrainTimeout time.Duration
 }
 
 // Server serves every tenant of one config: one listener per tenant port,
 // one wazero runtime, one scheduler.
 type Server struct {
-	cfg          *config.Config
-	log          *slog.Logger
-	engine       *engine
-	sched        *scheduler
-	epoch        time.Time
-	drainTimeout time.Duration
-	tenants      []*tenant
+	cfg     *config.Config
+	log     *slog.Logger
+	engine  *engine
+	sched   *scheduler
+	epoch   time.Time
+	tenants []*tenant
+	metrics *metrics
+	ops     *opsServer // nil unless runtime.metrics is set
+	perf    *perfLog   // nil unless runtime.perf_log is set
 
 	nextID atomic.Uint64
+	states [numStates]atomic.Int64 // live sandboxes per state
+
+	reloadMu sync.Mutex // one reload at a time
 
 	liveMu   sync.Mutex
 	draining bool
@@ -53,7 +53,8 @@ type Server struct {
 }
 
 // route is one servable path of a tenant: its config, its compiled module
-// and the module config every request's instance starts from.
+// and the module config every request's instance starts from. A reload
+// replaces routes; requests in flight keep the one they started with.
 type route struct {
 	srv          *Server
 	tenant       string
@@ -61,9 +62,9 @@ type route struct {
 	cfg          config.Route
 	module       wazero.CompiledModule
 	moduleConfig wazero.ModuleConfig
-	estimate     *estimator
-	dropLate     bool // on_deadline_miss = "drop"
-	stats        routeStats
+	estimate     *estimator  // kept across reloads while the module is the same
+	stats        *routeStats // kept across reloads
+	dropLate     bool        // on_deadline_miss = "drop"
 }
 
 // routeStats count a route's requests by outcome.
@@ -81,15 +82,15 @@ type RouteStats struct {
 // RouteStats returns the counters of tenant's route path.
 func (s *Server) RouteStats(tenant, path string) (RouteStats, bool) {
 	for _, t := range s.tenants {
-		if r, ok := t.routes[path]; ok && t.name == tenant {
+		if r, ok := t.routeMap()[path]; ok && t.name == tenant {
 			return RouteStats{r.stats.requests.Load(), r.stats.misses.Load(), r.stats.dropped.Load()}, true
 		}
 	}
 	return RouteStats{}, false
 }
 
-// New compiles every route's module and binds every tenant's port. Nothing
-// is served until Run.
+// New compiles every route's module and binds every tenant's port (and the
+// metrics listener). Nothing is served until Run.
 func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
@@ -97,50 +98,35 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	if opt.Policies == nil {
 		opt.Policies = plugins.Builtins()
 	}
-	if opt.DrainTimeout <= 0 {
-		opt.DrainTimeout = DefaultDrainTimeout
-	}
 	policy, err := opt.Policies.New(cfg.Runtime.Policy)
 	if err != nil {
 		return nil, fmt.Errorf("%s: key \"policy\": %w", cfg.Where("runtime", "policy"), err)
 	}
 	s := &Server{
-		cfg:          cfg,
-		log:          opt.Logger,
-		epoch:        time.Now(),
-		drainTimeout: opt.DrainTimeout,
-		live:         map[*Sandbox]struct{}{},
+		cfg:   cfg,
+		log:   opt.Logger,
+		epoch: time.Now(),
+		live:  map[*Sandbox]struct{}{},
 	}
 	s.sched = newScheduler(policy, cfg.Runtime.Workers, cfg.Runtime.Quantum, cfg.Runtime.Preemption, s.now, s.log)
+	s.sched.maxQueue = cfg.Runtime.MaxQueue
+	s.metrics = newMetrics(s)
+	s.sched.metrics = s.metrics
 	if s.engine, err = newEngine(ctx, cfg.Runtime.CacheDir, yield); err != nil {
 		return nil, err
 	}
-	if err := s.addTenants(ctx); err != nil {
+	if err := s.start(ctx); err != nil {
 		s.close(ctx)
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *Server) addTenants(ctx context.Context) error {
-	base := wazero.NewModuleConfig().
-		WithName(""). // a fresh, anonymous instance per request
-		WithStartFunctions().
-		WithSysWalltime().
-		WithSysNanotime().
-		WithRandSource(rand.Reader)
-	for ti, tc := range s.cfg.Tenants {
-		t := &tenant{srv: s, name: tc.Name, routes: map[string]*route{}}
-		for ri, rc := range tc.Routes {
-			name := tc.Name + rc.Path
-			m, err := s.engine.compile(ctx, name, rc.Wasm, rc.MemoryLimit)
-			if err != nil {
-				return fmt.Errorf("%s: key \"module\": %w", s.cfg.Where("tenant", strconv.Itoa(ti), "route", strconv.Itoa(ri), "module"), err)
-			}
-			t.routes[rc.Path] = &route{srv: s, tenant: tc.Name, name: name, cfg: rc, module: m, moduleConfig: base,
-				estimate: newEstimator(rc.ExpectedExecution, rc.AdmissionPercentile),
-				dropLate: rc.OnDeadlineMiss == "drop"}
-		}
+// start compiles routes, binds listeners and opens the perf log.
+func (s *Server) start(ctx context.Context) error {
+	for _, tc := range s.cfg.Tenants {
+		t := &tenant{srv: s, name: tc.Name}
+		s.tenants = append(s.tenants, t)
 		ln, err := net.Listen("tcp", net.JoinHostPort(s.cfg.Runtime.Listen, strconv.Itoa(tc.Port)))
 		if err != nil {
 			return fmt.Errorf("tenant %q: %w", tc.Name, err)
@@ -153,7 +139,117 @@ func (s *Server) addTenants(ctx context.Context) error {
 			MaxHeaderBytes:    64 << 10,
 			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		}
-		s.tenants = append(s.tenants, t)
+	}
+	routes, err := s.compileRoutes(ctx, s.cfg)
+	if err != nil {
+		return err
+	}
+	for i, t := range s.tenants {
+		t.routes.Store(&routes[i])
+	}
+	if addr := s.cfg.Runtime.Metrics; addr != "" {
+		if s.ops, err = newOpsServer(s, addr, s.cfg.Runtime.Pprof); err != nil {
+			return err
+		}
+	}
+	if path := s.cfg.Runtime.PerfLog; path != "" {
+		if s.perf, err = openPerfLog(path, s.metrics.perfDropped.Inc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// compileRoutes builds every tenant's route map for cfg (tenants in cfg
+// order), reusing estimators and counters of the routes now served.
+func (s *Server) compileRoutes(ctx context.Context, cfg *config.Config) ([]map[string]*route, error) {
+	base := wazero.NewModuleConfig().
+		WithName(""). // a fresh, anonymous instance per request
+		WithStartFunctions().
+		WithSysWalltime().
+		WithSysNanotime().
+		WithRandSource(rand.Reader)
+	all := make([]map[string]*route, len(cfg.Tenants))
+	for ti, tc := range cfg.Tenants {
+		var old map[string]*route
+		if ti < len(s.tenants) {
+			old = s.tenants[ti].routeMap()
+		}
+		routes := map[string]*route{}
+		for ri, rc := range tc.Routes {
+			name := tc.Name + rc.Path
+			m, err := s.engine.compile(ctx, name, rc.Wasm, rc.MemoryLimit)
+			if err != nil {
+				return nil, fmt.Errorf("%s: key \"module\": %w", cfg.Where("tenant", strconv.Itoa(ti), "route", strconv.Itoa(ri), "module"), err)
+			}
+			r := &route{srv: s, tenant: tc.Name, name: name, cfg: rc, module: m, moduleConfig: base,
+				dropLate: rc.OnDeadlineMiss == "drop"}
+			if prev := old[rc.Path]; prev != nil {
+				r.stats = prev.stats
+				if prev.module == m && prev.cfg.AdmissionPercentile == rc.AdmissionPercentile {
+					r.estimate = prev.estimate
+				}
+			}
+			if r.stats == nil {
+				r.stats = &routeStats{}
+			}
+			if r.estimate == nil {
+				r.estimate = newEstimator(rc.ExpectedExecution, rc.AdmissionPercentile)
+			}
+			routes[rc.Path] = r
+		}
+		all[ti] = routes
+	}
+	return all, nil
+}
+
+// Reload switches to cfg's routes: new or changed modules are compiled
+// first, then every tenant's route map is swapped at once; requests in
+// flight finish on the module they started with. Settings that shape the
+// scheduler or the listeners ([runtime], tenant names and ports) cannot
+// change without a restart: Reload refuses such a config and the current
+// one keeps serving.
+func (s *Server) Reload(ctx context.Context, cfg *config.Config) error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	if err := restartNeeded(s.cfg, cfg); err != nil {
+		return err
+	}
+	routes, err := s.compileRoutes(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	for i, t := range s.tenants {
+		t.routes.Store(&routes[i])
+	}
+	s.cfg = cfg
+	s.log.Info("config reloaded", "config", cfg.File)
+	return nil
+}
+
+// restartNeeded says which changes from old to new Reload cannot apply.
+func restartNeeded(old, new *config.Config) error {
+	var changed []string
+	ov, nv := reflect.ValueOf(old.Runtime), reflect.ValueOf(new.Runtime)
+	for i := range ov.NumField() {
+		if !reflect.DeepEqual(ov.Field(i).Interface(), nv.Field(i).Interface()) {
+			changed = append(changed, "runtime."+ov.Type().Field(i).Name)
+		}
+	}
+	if !reflect.DeepEqual(old.Plugins, new.Plugins) {
+		changed = append(changed, "[[plugin]]")
+	}
+	if len(old.Tenants) != len(new.Tenants) {
+		changed = append(changed, "the set of tenants")
+	} else {
+		for i := range old.Tenants {
+			if o, n := old.Tenants[i], new.Tenants[i]; o.Name != n.Name || o.Port != n.Port {
+				changed = append(changed, fmt.Sprintf("tenant %q name or port", o.Name))
+			}
+		}
+	}
+	if len(changed) > 0 {
+		return fmt.Errorf("%s: changing %v requires a restart; the running config is kept", new.File, changed)
 	}
 	return nil
 }
@@ -169,13 +265,22 @@ func (s *Server) Addr(tenant string) string {
 	return ""
 }
 
+// MetricsAddr returns the operator listener's address, or "".
+func (s *Server) MetricsAddr() string {
+	if s.ops == nil {
+		return ""
+	}
+	return s.ops.ln.Addr().String()
+}
+
 // Run serves until ctx is cancelled, then drains: new requests get 503,
-// requests in flight may finish for the drain timeout, and what is left is
-// killed. It returns when every request has been answered.
+// requests in flight may finish for runtime.drain_timeout, what is left is
+// killed (504), and logs are flushed. It returns once every request has
+// been answered.
 func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, len(s.tenants))
 	for _, t := range s.tenants {
-		s.log.Info("serving", "tenant", t.name, "addr", t.ln.Addr().String(), "routes", len(t.routes))
+		s.log.Info("serving", "tenant", t.name, "addr", t.ln.Addr().String(), "routes", len(t.routeMap()))
 		go func() {
 			if err := t.http.Serve(t.ln); !errors.Is(err, http.ErrServerClosed) {
 				errc <- fmt.Errorf("tenant %q: %w", t.name, err)
@@ -187,24 +292,30 @@ func (s *Server) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
-	s.shutdown()
+	if perr := s.shutdown(); err == nil {
+		err = perr
+	}
 	return err
 }
 
-// shutdown drains and closes the server (see Run).
-func (s *Server) shutdown() {
+// shutdown drains and closes the server (see Run). Listeners stay open
+// while draining so that new requests are answered 503, not refused.
+func (s *Server) shutdown() error {
 	s.liveMu.Lock()
 	s.draining = true
 	s.liveMu.Unlock()
-	s.log.Info("draining", "timeout", s.drainTimeout)
-
-	drainCtx, cancel := context.WithTimeout(context.Background(), s.drainTimeout)
+	timeout := s.cfg.Runtime.DrainTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	s.log.Info("draining", "timeout", timeout)
+	drainCtx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	// Shutdown stops accepting and closes idle connections; handlers in
-	// flight finish on their own. Connections are only force-closed once
-	// every sandbox has answered (killLive), so a killed request still
-	// gets its 503.
-	shutCtx, cancelShut := context.WithCancel(context.Background())
+	killed := s.killLive(drainCtx)
+
+	// Every request is answered; close listeners and idle connections,
+	// give responses a moment to flush, then drop what is left.
+	shutCtx, cancelShut := context.WithTimeout(context.Background(), time.Second)
 	defer cancelShut()
 	var wg sync.WaitGroup
 	for _, t := range s.tenants {
@@ -216,48 +327,47 @@ func (s *Server) shutdown() {
 			}
 		}()
 	}
-	killed := s.killLive(drainCtx)
-	// Every request is answered; give responses a moment to flush, then
-	// drop connections that are still not idle (e.g. a slow header).
-	grace := time.AfterFunc(time.Second, cancelShut)
 	wg.Wait()
-	grace.Stop()
-	s.close(context.Background())
+	err := s.close(context.Background())
 	s.log.Info("stopped", "killed", killed)
+	return err
 }
 
-// killLive waits for ctx to expire, then kills every sandbox still alive
-// and waits for their requests to be answered.
+// killLive waits until no sandbox is alive or ctx expires; then it kills
+// every sandbox still alive and waits for their requests to be answered.
 func (s *Server) killLive(ctx context.Context) int {
-	for {
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for s.liveCount() > 0 {
+		select {
+		case <-tick.C:
+			continue
+		case <-ctx.Done():
+		}
 		s.liveMu.Lock()
 		n := len(s.live)
-		if n == 0 {
-			s.liveMu.Unlock()
-			return 0
-		}
-		if ctx.Err() != nil {
-			for sb := range s.live {
-				sb.Kill(killShutdown)
-			}
-			s.liveMu.Unlock()
-			for s.liveCount() > 0 {
-				time.Sleep(time.Millisecond)
-			}
-			return n
+		for sb := range s.live {
+			sb.Kill(killShutdown)
 		}
 		s.liveMu.Unlock()
-		select {
-		case <-ctx.Done():
-		case <-time.After(5 * time.Millisecond):
+		for s.liveCount() > 0 {
+			<-tick.C
 		}
+		return n
 	}
+	return 0
 }
 
 func (s *Server) liveCount() int {
 	s.liveMu.Lock()
 	defer s.liveMu.Unlock()
 	return len(s.live)
+}
+
+func (s *Server) isDraining() bool {
+	s.liveMu.Lock()
+	defer s.liveMu.Unlock()
+	return s.draining
 }
 
 // admitLive registers sb unless the server is draining.
@@ -277,13 +387,24 @@ func (s *Server) dropLive(sb *Sandbox) {
 	s.liveMu.Unlock()
 }
 
-func (s *Server) close(ctx context.Context) {
+// close releases listeners, the perf log and the runtime.
+func (s *Server) close(ctx context.Context) error {
 	for _, t := range s.tenants {
-		t.ln.Close()
+		if t.ln != nil {
+			t.ln.Close()
+		}
+	}
+	if s.ops != nil {
+		s.ops.close()
+	}
+	var err error
+	if s.perf != nil {
+		err = s.perf.close()
 	}
 	if s.engine != nil {
 		s.engine.close(ctx)
 	}
+	return err
 }
 
 // now is the server clock every policy sees.

@@ -90,12 +90,15 @@ func startServer(t testing.TB, rt config.Runtime, routes ...config.Route) *testS
 	}
 	rt.Listen = "127.0.0.1"
 	rt.CacheDir = cacheDir
+	if rt.DrainTimeout == 0 {
+		rt.DrainTimeout = 2 * time.Second
+	}
 	cfg := &config.Config{File: "test.toml", Runtime: rt, Tenants: []config.Tenant{{Name: "t", Routes: routes}}}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	srv, err := New(context.Background(), cfg, Options{Logger: log, DrainTimeout: 2 * time.Second})
+	srv, err := New(context.Background(), cfg, Options{Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +280,7 @@ func TestDrain(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	sb := newSandbox(ts.tenants[0].routes["/fib"], 0, 0, nil, nil)
+	sb := newSandbox(ts.tenants[0].routeMap()["/fib"], 0, 0, nil, nil)
 	if ts.admitLive(sb) {
 		t.Error("a sandbox was admitted while draining")
 	}
@@ -293,9 +296,9 @@ func TestDrain(t *testing.T) {
 func TestKillOnShutdown(t *testing.T) {
 	loop := testRoute(t, "/loop", "loop")
 	loop.Timeout = time.Minute
-	rt := config.Runtime{Workers: 1, Preemption: true, Policy: "fifo", Quantum: time.Millisecond, Listen: "127.0.0.1", CacheDir: cacheDir}
+	rt := config.Runtime{Workers: 1, Preemption: true, Policy: "fifo", Quantum: time.Millisecond, Listen: "127.0.0.1", CacheDir: cacheDir, DrainTimeout: 100 * time.Millisecond}
 	cfg := &config.Config{File: "test.toml", Runtime: rt, Tenants: []config.Tenant{{Name: "t", Routes: []config.Route{loop}}}}
-	srv, err := New(context.Background(), cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), DrainTimeout: 100 * time.Millisecond})
+	srv, err := New(context.Background(), cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,8 +323,8 @@ func TestKillOnShutdown(t *testing.T) {
 	waitRunning(t, srv, 1)
 	cancel()
 	r := <-res
-	if r.err != nil || r.status != http.StatusServiceUnavailable {
-		t.Errorf("killed at shutdown: %d %v, want 503", r.status, r.err)
+	if r.err != nil || r.status != http.StatusGatewayTimeout {
+		t.Errorf("killed at shutdown: %d %v, want 504", r.status, r.err)
 	}
 	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
 		t.Error(err)

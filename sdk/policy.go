@@ -134,3 +134,18 @@ type Policy interface {
 type Charger interface {
 	Charge(t Task, used time.Duration, now time.Duration)
 }
+
+// Gauge is one value a policy reports for observability, e.g. a tenant's
+// remaining budget. Tenant is "" for policy-wide values.
+type Gauge struct {
+	Name   string
+	Tenant string
+	Value  float64
+}
+
+// Reporter is implemented by policies that expose internal state as
+// gauges (served as gosledge_policy_gauge{policy,name,tenant}). Report is
+// called under the scheduler lock at scrape time and must be cheap.
+type Reporter interface {
+	Report(now time.Duration) []Gauge
+}

@@ -140,9 +140,38 @@ func serve(args []string, stderr io.Writer) error {
 		"quantum", cfg.Runtime.Quantum, "preemption", cfg.Runtime.Preemption)
 	go func() {
 		<-ctx.Done()
-		stop() // a second signal kills the process at once
+		stop() // restore default handling: a second signal kills at once
 	}()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go reloadOnHangup(ctx, hup, srv, log, func() (*config.Config, error) {
+		c, err := loadConfig(*cfgPath)
+		if err == nil {
+			err = c.Override(*workers, *policy, *quantum)
+		}
+		return c, err
+	})
 	return srv.Run(ctx)
+}
+
+// reloadOnHangup re-reads the config on every SIGHUP and applies it; an
+// invalid or restart-requiring config is logged and the running one kept.
+func reloadOnHangup(ctx context.Context, hup <-chan os.Signal, srv *core.Server, log *slog.Logger, load func() (*config.Config, error)) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		cfg, err := load()
+		if err == nil {
+			err = srv.Reload(ctx, cfg)
+		}
+		if err != nil {
+			log.Error("reload refused", "err", err)
+		}
+	}
 }
 
 func validate(args []string, stdout, stderr io.Writer) error {
@@ -217,4 +246,3 @@ func buildVersion() string {
 	}
 	return "devel"
 }
-

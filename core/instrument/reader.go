@@ -122,7 +122,7 @@ func (r *reader) u32(what string) (uint32, error) {
 // would not fit in what is left, bounding every later allocation.
 func (r *reader) count(minSize int, what string) (uint32, error) {
 	start := r.offset()
-	n, err := r.u32(what + " count")
+	n, err := r.u32(what) // no concatenation here: this is on the hot path
 	if err != nil {
 		return 0, err
 	}
