@@ -1,0 +1,239 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// sledgeBin is the command built once for the process-level tests.
+var sledgeBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "sledge-bin")
+	if err != nil {
+		panic(err)
+	}
+	sledgeBin = filepath.Join(dir, "sledge")
+	if out, err := exec.Command("go", "build", "-race", "-o", sledgeBin, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building sledge: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// writeConfig writes a config serving fib and spin on a free port into
+// dir, with extra appended, and returns its path and the tenant's URL.
+func writeConfig(t *testing.T, dir, extra string) (string, string) {
+	t.Helper()
+	for _, fn := range []string{"fib", "spin", "echo"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "examples", "functions", fn+".wasm"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, fn+".wasm"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	port := freePort(t)
+	cfg := fmt.Sprintf(`[runtime]
+workers = 1
+cache_dir = "-"
+drain_timeout = "5s"
+
+[[tenant]]
+name = "demo"
+port = %d
+
+[[tenant.route]]
+path = "/fib"
+module = "fib.wasm"
+
+[[tenant.route]]
+path = "/spin"
+module = "spin.wasm"
+%s`, port, extra)
+	path := filepath.Join(dir, "gosledge.toml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path, fmt.Sprintf("http://127.0.0.1:%d", port)
+}
+
+func freePort(t *testing.T) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// startSledge runs `sledge serve --config path` and waits until url
+// answers.
+func startSledge(t *testing.T, path, url string) (*exec.Cmd, *syncBuffer) {
+	t.Helper()
+	logs := &syncBuffer{}
+	cmd := exec.Command(sledgeBin, "serve", "--config", path)
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if status, _ := post(url+"/fib", "1"); status == 200 {
+			return cmd, logs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sledge never served %s:\n%s", url, logs.String())
+		}
+	}
+}
+
+// syncBuffer collects a process's output while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func post(url, body string) (int, string) {
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}
+	resp, err := client.Post(url, "text/plain", strings.NewReader(body))
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestDrainOnSIGTERM: a request in flight at SIGTERM completes, a new one
+// gets 503, and the process exits 0.
+func TestDrainOnSIGTERM(t *testing.T) {
+	path, url := writeConfig(t, t.TempDir(), "")
+	cmd, logs := startSledge(t, path, url)
+	inflight := make(chan string, 1)
+	go func() {
+		status, body := post(url+"/spin", "700")
+		inflight <- fmt.Sprint(status, " ", strings.TrimSpace(body))
+	}()
+	time.Sleep(200 * time.Millisecond) // the spin is running
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	// Until the spin finishes the server drains: new requests get 503.
+	var status int
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if status, _ = post(url+"/fib", "5"); status == 503 {
+			break
+		}
+	}
+	if status != 503 {
+		t.Errorf("request while draining = %d, want 503", status)
+	}
+	if got := <-inflight; got != "200 700" {
+		t.Errorf("in-flight request = %q, want 200 700", got)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("sledge exited with %v, want 0\n%s", err, logs.String())
+	}
+}
+
+// TestReloadOnSIGHUP: a route added to the file is served after SIGHUP; a
+// broken file is refused with its file:line and the old config serves on.
+func TestReloadOnSIGHUP(t *testing.T) {
+	dir := t.TempDir()
+	path, url := writeConfig(t, dir, "")
+	cmd, logs := startSledge(t, path, url)
+	if status, _ := post(url+"/echo", "x"); status != 404 {
+		t.Fatalf("/echo before reload = %d, want 404", status)
+	}
+	cfg, _ := os.ReadFile(path)
+	added := string(cfg) + "\n[[tenant.route]]\npath = \"/echo\"\nmodule = \"echo.wasm\"\n"
+	os.WriteFile(path, []byte(added), 0o644)
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, func() bool { s, b := post(url+"/echo", "hi"); return s == 200 && b == "hi" }, "the added route")
+
+	os.WriteFile(path, []byte(added+"bogus_key = 1\n"), 0o644)
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, func() bool { return strings.Contains(logs.String(), "reload refused") }, "the refusal")
+	line := strings.Count(added, "\n") + 1
+	if want := fmt.Sprintf(`gosledge.toml:%d: tenant \"demo\" route \"/echo\": unknown key \"bogus_key\"`, line); !strings.Contains(logs.String(), want) {
+		t.Errorf("refusal does not name file:line:\n%s", logs.String())
+	}
+	if s, b := post(url+"/echo", "still"); s != 200 || b != "still" {
+		t.Errorf("after a refused reload /echo = %d %q", s, b)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("exit: %v", err)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+func TestCommands(t *testing.T) {
+	dir := t.TempDir()
+	good, _ := writeConfig(t, dir, "")
+	bad := filepath.Join(dir, "bad.toml")
+	os.WriteFile(bad, []byte("[runtime]\nworkers = 0\n"), 0o644)
+	unknownPolicy := filepath.Join(dir, "policy.toml")
+	cfg, _ := os.ReadFile(good)
+	os.WriteFile(unknownPolicy, []byte(strings.Replace(string(cfg), "workers = 1", "workers = 1\npolicy = \"nope\"", 1)), 0o644)
+	tests := []struct {
+		args     []string
+		code     int
+		out, err string
+	}{
+		{[]string{"version"}, 0, "sledge ", ""},
+		{[]string{"policies"}, 0, "fifo", ""},
+		{[]string{"validate", "--config", good}, 0, "ok (1 tenants, 2 routes, policy fifo)", ""},
+		{[]string{"validate", "--config", bad}, 1, "", `bad.toml:2: runtime: key "workers": must be at least 1, got 0`},
+		{[]string{"validate", "--config", unknownPolicy}, 1, "", `policy.toml:3: key "policy": unknown policy "nope"`},
+		{[]string{"validate"}, 2, "", "--config is required"},
+		{[]string{"serve", "--help"}, 0, "", "-quantum duration"},
+		{[]string{"frobnicate"}, 2, "", `unknown command "frobnicate"`},
+		{nil, 2, "", "Usage:"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(tt.args, &stdout, &stderr)
+			if code != tt.code || !strings.Contains(stdout.String(), tt.out) || !strings.Contains(stderr.String(), tt.err) {
+				t.Errorf("exit %d, stdout %q, stderr %q; want %d, %q, %q", code, stdout.String(), stderr.String(), tt.code, tt.out, tt.err)
+			}
+		})
+	}
+}
