@@ -91,6 +91,10 @@ var diffCases = []struct {
 	{"memmax.wasm", []call{c("grow", 1), c("grow", 200)}},
 }
 
+// diffFuel overrides the yield's fuel grant of 3 per file: deep recursion
+// with fewer host calls keeps -race fast.
+var diffFuel = map[string]int32{"tailcall.wasm": 1000}
+
 // outcome is what one call produced.
 type outcome struct {
 	results []uint64
@@ -100,13 +104,16 @@ type outcome struct {
 // runCalls instantiates wasm (instrumented or not) and performs calls,
 // returning each outcome, the yield count seen during each call, and the
 // final contents of the exported memory "mem" if any.
-func runCalls(t *testing.T, wasm []byte, instrumented bool, calls []call) ([]outcome, []int64, []byte) {
+func runCalls(t *testing.T, wasm []byte, instrumented bool, calls []call, fuel int32) ([]outcome, []int64, []byte) {
 	t.Helper()
 	ctx := context.Background()
 	r := wazero.NewRuntimeWithConfig(ctx, runtimeConfig())
 	defer r.Close(ctx)
 	instantiateEnv(ctx, t, r)
-	y := &yielder{fuel: 3}
+	if fuel == 0 {
+		fuel = 3
+	}
+	y := &yielder{fuel: fuel}
 	if instrumented {
 		y.instantiate(ctx, t, r)
 	}
@@ -146,16 +153,16 @@ func runCalls(t *testing.T, wasm []byte, instrumented bool, calls []call) ([]out
 }
 
 // TestDifferential runs each test module before and after instrumentation
-// with a yield that hands out only 3 units of fuel, and compares every
-// result, trap and the final memory.
+// with a yield that hands out little fuel (3 units unless the case says
+// otherwise), and compares every result, trap and the final memory.
 func TestDifferential(t *testing.T) {
 	for _, tc := range diffCases {
 		t.Run(tc.file, func(t *testing.T) {
 			t.Parallel()
 			orig := readTestdata(t, tc.file)
 			inst := mustInstrument(t, orig, Options{})
-			want, _, wantMem := runCalls(t, orig, false, tc.calls)
-			got, yields, gotMem := runCalls(t, inst, true, tc.calls)
+			want, _, wantMem := runCalls(t, orig, false, tc.calls, diffFuel[tc.file])
+			got, yields, gotMem := runCalls(t, inst, true, tc.calls, diffFuel[tc.file])
 			for i, cl := range tc.calls {
 				if !reflect.DeepEqual(want[i], got[i]) {
 					t.Errorf("%s%v: original %+v, instrumented %+v", cl.name, cl.args, want[i], got[i])

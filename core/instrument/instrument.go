@@ -157,9 +157,9 @@ func instrument(wasm []byte, opt Options) ([]byte, error) {
 	// Rewrite the non-custom sections first: the name section may come
 	// before the code section but needs what walking the code found.
 	payloads := make([][]byte, len(secs))
-	for _, pass := range []bool{false, true} {
+	for _, customPass := range []bool{false, true} {
 		for i, s := range secs {
-			if (s.id == secCustom) != pass {
+			if (s.id == secCustom) != customPass {
 				continue
 			}
 			if payloads[i], err = m.rewrite(s); err != nil {

@@ -245,7 +245,8 @@ func readRefType(r *reader) error {
 	return nil
 }
 
-// readLimits reads table limits (flags 0 or 1 only: no table64, no shared).
+// readTableLimits reads table limits (flags 0 or 1 only: no table64, no
+// shared tables).
 func readTableLimits(r *reader) error {
 	flags, err := r.byte("limits flags")
 	if err != nil {
