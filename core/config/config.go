@@ -59,6 +59,12 @@ type Runtime struct {
 	Metrics string `toml:"metrics"`
 	// Pprof mounts net/http/pprof on the metrics listener.
 	Pprof bool `toml:"pprof"`
+	// Admission turns on admission control for policies that do not do
+	// their own: a request costs estimate/relative_deadline of a worker and
+	// is refused (429) if the admitted total would pass
+	// workers × (1 − AdmissionHeadroom).
+	Admission         bool    `toml:"admission"`
+	AdmissionHeadroom float64 `toml:"admission_headroom" default:"0.2"`
 	// PerfLog is a file that receives one line per finished request: CSV
 	// for a .csv name, JSON lines otherwise. Relative to the config file.
 	PerfLog string `toml:"perf_log"`
@@ -76,9 +82,16 @@ type Plugin struct {
 
 // Tenant is a [[tenant]]: a named set of routes served on one port.
 type Tenant struct {
-	Name   string  `toml:"name,required,label"`
-	Port   int     `toml:"port,required"`
-	Routes []Route `toml:"route"` // [[tenant.route]], at least one
+	Name string `toml:"name,required,label"`
+	Port int    `toml:"port,required"`
+	// ReplenishmentPeriod > 0 makes the tenant paid under mtds: its
+	// MaxBudget of CPU time refills at every period boundary.
+	ReplenishmentPeriod time.Duration `toml:"replenishment_period"`
+	MaxBudget           time.Duration `toml:"max_budget"`
+	// Reservation is the share of total worker capacity reserved for the
+	// tenant under mtdbf, 0..1; the tenants' reservations sum to at most 1.
+	Reservation float64 `toml:"reservation"`
+	Routes      []Route `toml:"route"` // [[tenant.route]], at least one
 }
 
 // Route is a [[tenant.route]]: one path of a tenant and its function.

@@ -31,6 +31,13 @@ path = "/fib"
 module = "fib.wasm"
 `
 
+// tenantOnly and routeOnly split tenant so that tenant keys can go
+// between them (tenantOnly ends on line 3).
+const (
+	tenantOnly = "[[tenant]]\nname = \"demo\"\nport = 10010\n"
+	routeOnly  = "[[tenant.route]]\npath = \"/fib\"\nmodule = \"fib.wasm\"\n"
+)
+
 func TestParseErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, src string
@@ -122,6 +129,16 @@ gosledge.toml:8: tenant "demo" route #2: missing key "module"`},
 			`gosledge.toml:2: runtime: key "max_queue": must be at least 0, got -1`},
 		{"metrics without port", "[runtime]\nmetrics = \"127.0.0.1\"\n" + tenant,
 			`gosledge.toml:2: runtime: key "metrics": want host:port, got "127.0.0.1"`},
+		{"budget above period", tenantOnly + "replenishment_period = \"10ms\"\nmax_budget = \"20ms\"\n" + routeOnly,
+			`gosledge.toml:5: tenant "demo": key "max_budget": must not exceed replenishment_period (10ms), got 20ms`},
+		{"budget without period", tenantOnly + "max_budget = \"2ms\"\n" + routeOnly,
+			`gosledge.toml:4: tenant "demo": key "max_budget": replenishment_period and max_budget go together`},
+		{"reservation above 1", tenantOnly + "reservation = 1.5\n" + routeOnly,
+			`gosledge.toml:4: tenant "demo": key "reservation": must be between 0 and 1, got 1.5`},
+		{"reservations sum above 1", tenantOnly + "reservation = 0.6\n" + routeOnly + "[[tenant]]\nname = \"b\"\nport = 2\nreservation = 0.5\n" + routeOnly,
+			`gosledge.toml:11: tenant "b": key "reservation": the tenants' reservations sum to 1.1, more than 1`},
+		{"reservation as string", tenantOnly + "reservation = \"half\"\n" + routeOnly,
+			`gosledge.toml:4: tenant "demo": key "reservation": expected a number, found string "half"`},
 		{"bad deadline miss action", tenant + "on_deadline_miss = \"skip\"\n",
 			`gosledge.toml:8: tenant "demo" route "/fib": key "on_deadline_miss": want one of ["run" "drop"], got "skip"`},
 		{"memory_limit not a page multiple", tenant + "memory_limit = \"100KiB\"\n",
@@ -228,13 +245,14 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantRuntime := Runtime{
-		Workers:      runtime.NumCPU(),
-		Policy:       "fifo",
-		Quantum:      time.Millisecond,
-		Preemption:   true,
-		CacheDir:     filepath.Join(ucd, "gosledge"),
-		Listen:       "127.0.0.1",
-		DrainTimeout: 10 * time.Second,
+		Workers:           runtime.NumCPU(),
+		Policy:            "fifo",
+		Quantum:           time.Millisecond,
+		Preemption:        true,
+		CacheDir:          filepath.Join(ucd, "gosledge"),
+		Listen:            "127.0.0.1",
+		DrainTimeout:      10 * time.Second,
+		AdmissionHeadroom: 0.2,
 	}
 	if c.Runtime != wantRuntime {
 		t.Errorf("runtime:\n%+v\nwant\n%+v", c.Runtime, wantRuntime)
@@ -308,7 +326,7 @@ memory_limit = "128KiB"
 		t.Fatal(err)
 	}
 	wantRuntime := Runtime{Workers: 3, Policy: "llf", Quantum: 250 * time.Microsecond, Preemption: false,
-		CacheDir: filepath.Join("conf", "cache"), Listen: "::1", DrainTimeout: 10 * time.Second}
+		CacheDir: filepath.Join("conf", "cache"), Listen: "::1", DrainTimeout: 10 * time.Second, AdmissionHeadroom: 0.2}
 	if c.Runtime != wantRuntime {
 		t.Errorf("runtime:\n%+v\nwant\n%+v", c.Runtime, wantRuntime)
 	}

@@ -162,6 +162,16 @@ func (d *decoder) value(v any, fv reflect.Value, f field, path []string) {
 			return
 		}
 		fv.SetInt(n)
+	case t.Kind() == reflect.Float64:
+		switch n := v.(type) {
+		case float64:
+			fv.SetFloat(n)
+		case int64: // "reservation = 1" is a number too
+			fv.SetFloat(float64(n))
+		default:
+			fail("expected a number, found %s", describe(v))
+			return
+		}
 	case t.Kind() == reflect.Struct:
 		m, ok := v.(map[string]any)
 		if !ok {
@@ -268,6 +278,10 @@ func setDefault(fv reflect.Value, f field) {
 		var n int
 		n, err = strconv.Atoi(f.def)
 		fv.SetInt(int64(n))
+	case t.Kind() == reflect.Float64:
+		var x float64
+		x, err = strconv.ParseFloat(f.def, 64)
+		fv.SetFloat(x)
 	default:
 		err = fmt.Errorf("no default for %s", t)
 	}
