@@ -1,7 +1,9 @@
 package plugins
 
 import (
+	"github.com/gosledge/gosledge/plugins/edf"
 	"github.com/gosledge/gosledge/plugins/fifo"
+	"github.com/gosledge/gosledge/plugins/sjf"
 	"github.com/gosledge/gosledge/sdk"
 )
 
@@ -13,6 +15,8 @@ func Builtins() *sdk.Registry {
 		f    sdk.Factory
 	}{
 		{fifo.Name, func() sdk.Policy { return fifo.New() }},
+		{edf.Name, func() sdk.Policy { return edf.New() }},
+		{sjf.Name, func() sdk.Policy { return sjf.New() }},
 	} {
 		if err := r.Register(p.name, p.f); err != nil {
 			panic(err) // two built-ins with one name is a programming error

@@ -119,6 +119,9 @@ type Policy interface {
 	// WouldPreempt reports whether arriving, just enqueued, should take
 	// worker w away from cur at once rather than at the next quantum. It
 	// must not change any state: the core may ask it for every worker.
+	// The core also uses it to compare two running tasks when it picks
+	// which worker to preempt, so it must be a strict order: never true
+	// for a task against itself, nor for both (a, b) and (b, a).
 	WouldPreempt(w WorkerID, cur Task, arriving Task) bool
 
 	// Dequeue tells the policy a task left the system. If the policy
@@ -148,4 +151,42 @@ type Gauge struct {
 // called under the scheduler lock at scrape time and must be cheap.
 type Reporter interface {
 	Report(now time.Duration) []Gauge
+}
+
+// TenantConfig is what the config file says about one tenant that a
+// policy may use: the MTDS budget and the MTDBF reservation.
+type TenantConfig struct {
+	Name string
+	// ReplenishmentPeriod > 0 makes the tenant paid (guaranteed) under
+	// MTDS: its budget refills to MaxBudget at every period boundary.
+	ReplenishmentPeriod time.Duration
+	MaxBudget           time.Duration
+	// Reservation is the tenant's share of total worker capacity, 0..1.
+	Reservation float64
+}
+
+// Configurer is implemented by policies that need the tenants' settings
+// and the worker count. The core calls Configure once, before any other
+// method.
+type Configurer interface {
+	Configure(workers int, tenants []TenantConfig) error
+}
+
+// Admitter is implemented by policies that decide admission themselves,
+// replacing the core's utilisation test. Admit is called for each new
+// request before Enqueue; it returns the class the task is admitted in, or
+// ok=false to refuse it (429). An admitted task always ends in exactly one
+// Dequeue, whatever its outcome, so the policy can release what it
+// reserved there.
+type Admitter interface {
+	Admit(t Task, now time.Duration) (class Class, ok bool)
+}
+
+// Shedder is implemented by policies that may give up queued tasks to
+// protect others (answered 409). The core calls Shed after every Enqueue;
+// the policy returns the IDs it has removed from its queue (each one it
+// held). They are then Dequeued with reason Cancelled like any other task
+// that leaves the queue.
+type Shedder interface {
+	Shed(now time.Duration) []TaskID
 }

@@ -107,6 +107,60 @@ func (r *ref) Dequeue(id sdk.TaskID, why sdk.DequeueReason) {
 
 func byDeadline(a, b sdk.Task) bool { return a.Deadline < b.Deadline }
 
+// mt is ref with every optional capability: admission, shedding, tenant
+// configuration, gauges.
+type mt struct {
+	*ref
+	tenants []sdk.TenantConfig
+	refused int
+}
+
+func (m *mt) Configure(workers int, tenants []sdk.TenantConfig) error {
+	if workers < 1 || len(tenants) == 0 || m.bug == "configure" {
+		return fmt.Errorf("bad configuration")
+	}
+	m.tenants = tenants
+	return nil
+}
+
+func (m *mt) Admit(t sdk.Task, _ time.Duration) (sdk.Class, bool) {
+	if t.ID%7 == 0 {
+		m.refused++
+		return sdk.ClassDefault, false
+	}
+	if t.Tenant == m.tenants[0].Name {
+		return sdk.ClassGuaranteed, true
+	}
+	return sdk.ClassBestEffort, true
+}
+
+// Shed gives up the latest deadline beyond 20 queued tasks.
+func (m *mt) Shed(time.Duration) []sdk.TaskID {
+	if len(m.held) <= 20 {
+		return nil
+	}
+	i := 0
+	for j, t := range m.held {
+		if byDeadline(m.held[i], t) {
+			i = j
+		}
+	}
+	id := m.held[i].ID
+	if m.bug == "shed unheld" {
+		return []sdk.TaskID{id + 1000}
+	}
+	m.held = slices.Delete(m.held, i, i+1)
+	return []sdk.TaskID{id}
+}
+
+func (m *mt) Report(time.Duration) []sdk.Gauge {
+	return []sdk.Gauge{{Name: "queued", Value: float64(len(m.held))}}
+}
+
+func mtFactory(bug string) func() sdk.Policy {
+	return func() sdk.Policy { return &mt{ref: &ref{less: byDeadline, bug: bug}} }
+}
+
 func factory(less func(a, b sdk.Task) bool, bug string) func() sdk.Policy {
 	return func() sdk.Policy { return &ref{less: less, bug: bug} }
 }
@@ -119,6 +173,7 @@ func TestAcceptsCorrectPolicies(t *testing.T) {
 	t.Run("non-work-conserving", func(t *testing.T) {
 		Run(t, factory(nil, "hold back"), Options{NonWorkConserving: true})
 	})
+	t.Run("admits, sheds, reports", func(t *testing.T) { Run(t, mtFactory("")) })
 }
 
 // fakeTB records the first failure and stops the goroutine, as t.Fatal
@@ -150,7 +205,7 @@ func firstFailure(f func() sdk.Policy, opt Options) string {
 		}()
 		<-done
 		if tb.msg != "" {
-			return c.group + "/" + c.name + ": " + tb.msg
+			return strings.TrimPrefix(c.group+"/"+c.name, "/") + ": " + tb.msg
 		}
 	}
 	return ""
@@ -179,15 +234,21 @@ func TestCatchesBrokenPolicies(t *testing.T) {
 		{"not preemptive", "", nil, edf, "(Options.Preemptive)"},
 		{"panics", "panic", nil, Options{}, "panic: boom"},
 		{"renames itself", "name", nil, Options{}, "Name() changed"},
+		{"sheds what it does not hold", "shed unheld", nil, Options{}, "Shed returned task"},
+		{"rejects the configuration", "configure", nil, Options{}, "bad configuration"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			msg := firstFailure(factory(tt.less, tt.bug), tt.opt)
+			f := factory(tt.less, tt.bug)
+			if strings.HasPrefix(tt.bug, "shed") || tt.bug == "configure" {
+				f = mtFactory(tt.bug)
+			}
+			msg := firstFailure(f, tt.opt)
 			if !strings.Contains(msg, tt.want) {
 				t.Fatalf("failure %q, want one containing %q", msg, tt.want)
 			}
-			for _, part := range []string{`policy "`, "event ", "last "} {
-				if !strings.Contains(msg, part) && !strings.HasPrefix(msg, "Name/") {
+			for _, part := range []string{`policy "ref"`, "event ", "last "} {
+				if !strings.Contains(msg, part) && !strings.HasPrefix(msg, "Name:") {
 					t.Errorf("failure message lacks %q:\n%s", part, msg)
 				}
 			}

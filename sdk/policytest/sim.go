@@ -20,13 +20,14 @@ const (
 	running                // on a worker
 	blocked                // in a host call, held by nobody
 	done                   // completed or failed
-	cancelled              // removed while queued (or dropped, or killed while blocked)
+	cancelled              // removed while queued: cancelled, dropped late or shed
+	refused                // never admitted
 )
 
 // task is one request of the fake core.
 type task struct {
-	sdk.Task               // Ran is as of the last charge; as last enqueued while queued
-	st       state         //
+	sdk.Task // as last enqueued; Ran as of the last charge
+	st       state
 	since    int           // event of the last state change
 	w        sdk.WorkerID  // when running
 	runStart time.Duration // when it last started running
@@ -49,10 +50,11 @@ func (t *task) at(now time.Duration) sdk.Task {
 // decision is one answer of the policy to a call the core makes; two runs
 // of one script must produce the same decisions.
 type decision struct {
-	call call
-	w    sdk.WorkerID
-	id   sdk.TaskID
-	ok   bool
+	call  call
+	w     sdk.WorkerID
+	id    sdk.TaskID
+	ok    bool
+	class sdk.Class
 }
 
 type call uint8
@@ -64,6 +66,8 @@ const (
 	cWouldPreempt
 	cDequeue
 	cCharge
+	cAdmit
+	cShed
 	cQuery // a WouldPreempt or OnInterrupt asked only by the query run
 )
 
@@ -72,11 +76,11 @@ type logEntry struct {
 	event int
 	call  call
 	w     sdk.WorkerID
-	id    sdk.TaskID // the task, or cur
-	id2   sdk.TaskID // WouldPreempt: arriving
-	why   uint8      // enqueue or dequeue reason; for cQuery 0 = OnInterrupt, 1 = WouldPreempt
-	ok    bool       // GetNext ok, OnInterrupt or WouldPreempt result
-	d     time.Duration
+	id    sdk.TaskID    // the task, or cur
+	id2   sdk.TaskID    // WouldPreempt: arriving
+	why   uint8         // enqueue or dequeue reason; for cQuery 0 = OnInterrupt, 1 = WouldPreempt
+	ok    bool          // GetNext ok, OnInterrupt or WouldPreempt result
+	d     time.Duration // Charge: used; Enqueue: Ran
 }
 
 const logSize = 24
@@ -89,6 +93,9 @@ type sim struct {
 	label string // e.g. "random seed=3 workers=2"
 	p     sdk.Policy
 	ch    sdk.Charger
+	adm   sdk.Admitter
+	shed  sdk.Shedder
+	rep   sdk.Reporter
 	name  string
 
 	rng     *rand.Rand
@@ -110,8 +117,21 @@ type sim struct {
 	logN  int
 }
 
-func newSim(t testing.TB, factory func() sdk.Policy, opt Options, label string, workers int, seed uint64) *sim {
+// newPolicy returns a fresh policy, configured first if it is an
+// sdk.Configurer, as the core does.
+func newPolicy(t testing.TB, factory func() sdk.Policy, workers int) sdk.Policy {
+	t.Helper()
 	p := factory()
+	if c, ok := p.(sdk.Configurer); ok {
+		if err := c.Configure(workers, tenantConfigs); err != nil {
+			t.Fatalf("policy %q: Configure(%d, %+v): %v", p.Name(), workers, tenantConfigs, err)
+		}
+	}
+	return p
+}
+
+func newSim(t testing.TB, factory func() sdk.Policy, opt Options, label string, workers int, seed uint64) *sim {
+	p := newPolicy(t, factory, workers)
 	s := &sim{
 		t:       t,
 		opt:     opt,
@@ -126,11 +146,23 @@ func newSim(t testing.TB, factory func() sdk.Policy, opt Options, label string, 
 		preempt: make([]bool, workers),
 	}
 	s.ch, _ = p.(sdk.Charger)
+	s.adm, _ = p.(sdk.Admitter)
+	s.shed, _ = p.(sdk.Shedder)
+	s.rep, _ = p.(sdk.Reporter)
 	s.name = p.Name()
 	if s.name == "" {
 		s.fail("Name() is empty")
 	}
 	return s
+}
+
+// tenantConfigs are the tenants of every scenario, for policies that are
+// sdk.Configurers: a paid one with a small budget, one with a reservation
+// only, and one with nothing.
+var tenantConfigs = []sdk.TenantConfig{
+	{Name: "t0", ReplenishmentPeriod: 10 * time.Millisecond, MaxBudget: 3 * time.Millisecond, Reservation: 0.4},
+	{Name: "t1", Reservation: 0.3},
+	{Name: "t2"},
 }
 
 // fail stops the test with the seed, event and recent calls.
@@ -149,17 +181,11 @@ func (s *sim) fail(format string, args ...any) {
 }
 
 func (s *sim) format(e logEntry) string {
-	desc := func(id sdk.TaskID) string {
-		t := s.tasks[id]
-		if t == nil {
-			return fmt.Sprint(id)
-		}
-		return fmt.Sprintf("%d{dl %v exp %v ran %v}", id, t.Deadline, t.Expected, t.Ran)
-	}
 	var c string
 	switch e.call {
 	case cEnqueue:
-		c = fmt.Sprintf("Enqueue(%s, %v)", desc(e.id), sdk.EnqueueReason(e.why))
+		t := s.tasks[e.id]
+		c = fmt.Sprintf("Enqueue(%d{deadline %v expected %v ran %v}, %v)", e.id, t.Deadline, t.Expected, e.d, sdk.EnqueueReason(e.why))
 	case cGetNext:
 		if e.ok {
 			c = fmt.Sprintf("GetNext(w%d) = %d", e.w, e.id)
@@ -174,6 +200,10 @@ func (s *sim) format(e logEntry) string {
 		c = fmt.Sprintf("Dequeue(%d, %v)", e.id, sdk.DequeueReason(e.why))
 	case cCharge:
 		c = fmt.Sprintf("Charge(%d, %v)", e.id, e.d)
+	case cAdmit:
+		c = fmt.Sprintf("Admit(%d) = %v, %v", e.id, sdk.Class(e.why), e.ok)
+	case cShed:
+		c = fmt.Sprintf("Shed() -> %d", e.id)
 	case cQuery:
 		if e.why == 0 {
 			c = fmt.Sprintf("query OnInterrupt(w%d, %d) = %v", e.w, e.id, e.ok)
@@ -191,7 +221,7 @@ func (s *sim) note(e logEntry) {
 }
 
 func (s *sim) decide(c call, w sdk.WorkerID, id sdk.TaskID, ok bool) {
-	s.trace = append(s.trace, decision{c, w, id, ok})
+	s.trace = append(s.trace, decision{call: c, w: w, id: id, ok: ok})
 }
 
 // catch turns a panic in the policy into a failure that names the event.
@@ -212,7 +242,7 @@ func (s *sim) enqueue(t *task, why sdk.EnqueueReason) {
 	s.setState(t, queued)
 	t.heldAt = len(s.held)
 	s.held = append(s.held, t)
-	s.note(logEntry{call: cEnqueue, id: t.ID, why: uint8(why)})
+	s.note(logEntry{call: cEnqueue, id: t.ID, why: uint8(why), d: t.Ran})
 	s.p.Enqueue(t.Task, why)
 }
 
@@ -359,8 +389,29 @@ func (s *sim) arrive(rel, expected time.Duration, tenant, route string, dropLate
 	}
 	s.nextID++
 	s.tasks[t.ID] = t
+	if s.adm != nil {
+		class, ok := s.adm.Admit(t.Task, s.now)
+		s.note(logEntry{call: cAdmit, id: t.ID, why: uint8(class), ok: ok})
+		s.trace = append(s.trace, decision{call: cAdmit, id: t.ID, ok: ok, class: class})
+		if !ok {
+			s.setState(t, refused)
+			return t
+		}
+		t.Class = class
+	}
 	s.enqueue(t, sdk.Arrived)
-	s.kick(t)
+	if s.shed != nil {
+		for _, id := range s.shed.Shed(s.now) {
+			s.note(logEntry{call: cShed, id: id})
+			s.decide(cShed, 0, id, true)
+			v := s.tasks[id]
+			if v == nil || v.st != queued {
+				s.fail("Shed returned task %d, which the policy does not hold: %s", id, s.whereIs(id))
+			}
+			s.cancel(v)
+		}
+	}
+	s.kick(t) // even if t was shed: idle workers take what is left
 	return t
 }
 
@@ -462,13 +513,13 @@ func (s *sim) wake(i int) {
 	s.kick(t)
 }
 
-// killBlocked kills blocked task i: it leaves the system without having
-// been queued; the policy gets a notification.
+// killBlocked kills blocked task i: it leaves the system without being
+// queued again; the policy gets a notification (Failed, as from the core).
 func (s *sim) killBlocked(i int) {
 	t := s.blocked[i]
 	s.blocked = slices.Delete(s.blocked, i, i+1)
-	s.setState(t, cancelled)
-	s.dequeue(t, sdk.Cancelled)
+	s.setState(t, done)
+	s.dequeue(t, sdk.Failed)
 }
 
 // cancel removes a queued task (timeout, client gone).
@@ -637,6 +688,9 @@ func (s *sim) queries() {
 			if s.p.Name() != s.name {
 				s.fail("Name() changed from %q to %q", s.name, s.p.Name())
 			}
+			if s.rep != nil {
+				s.rep.Report(s.now)
+			}
 		}
 	}
 }
@@ -760,6 +814,8 @@ func (s *sim) whereIs(id sdk.TaskID) string {
 		return fmt.Sprintf("it finished at event %d", t.since)
 	case cancelled:
 		return fmt.Sprintf("it was cancelled (Dequeue) at event %d", t.since)
+	case refused:
+		return fmt.Sprintf("Admit refused it at event %d", t.since)
 	}
 	return "?"
 }

@@ -1,0 +1,186 @@
+package edf
+
+import (
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/gosledge/gosledge/sdk"
+	"github.com/gosledge/gosledge/sdk/policytest"
+)
+
+func TestConformance(t *testing.T) {
+	policytest.Run(t, func() sdk.Policy { return New() }, policytest.Options{
+		Before:     func(a, b sdk.Task) bool { return a.Deadline < b.Deadline },
+		Preemptive: true,
+	})
+}
+
+// op is one call in a table-driven test.
+type op struct {
+	kind string   // "enq", "pre" (Enqueue Preempted), "cancel", "done" (Dequeue Completed), "next", "intr", "would"
+	t    sdk.Task // enq, pre: the task; intr, would: cur
+	a    sdk.Task // would: arriving
+}
+
+func enq(id sdk.TaskID, deadline, arrival time.Duration) op {
+	return op{kind: "enq", t: sdk.Task{ID: id, Deadline: deadline, Arrival: arrival}}
+}
+func pre(id sdk.TaskID, deadline, arrival time.Duration) op {
+	return op{kind: "pre", t: sdk.Task{ID: id, Deadline: deadline, Arrival: arrival}}
+}
+func cancel(id sdk.TaskID) op { return op{kind: "cancel", t: sdk.Task{ID: id}} }
+func done(id sdk.TaskID) op   { return op{kind: "done", t: sdk.Task{ID: id}} }
+func next() op                { return op{kind: "next"} }
+func intr(id sdk.TaskID, deadline time.Duration) op {
+	return op{kind: "intr", t: sdk.Task{ID: id, Deadline: deadline}}
+}
+func would(cur, arriving time.Duration) op {
+	return op{kind: "would", t: sdk.Task{ID: 1000, Deadline: cur}, a: sdk.Task{ID: 1001, Deadline: arriving}}
+}
+
+func TestOrder(t *testing.T) {
+	tests := []struct {
+		name string
+		ops  []op
+		want []sdk.TaskID // GetNext results in order (0 = none)
+		yes  []bool       // OnInterrupt and WouldPreempt results in order
+	}{
+		{"earliest deadline first",
+			[]op{enq(1, 30, 0), enq(2, 10, 0), enq(3, 20, 0), next(), next(), next(), next()},
+			[]sdk.TaskID{2, 3, 1, 0}, nil},
+		{"ties by arrival, then ID",
+			[]op{enq(5, 10, 2), enq(4, 10, 1), enq(3, 10, 1), enq(1, 11, 0), enq(2, 9, 5), next(), next(), next(), next(), next()},
+			[]sdk.TaskID{2, 3, 4, 5, 1}, nil},
+		{"deadlines already past come first",
+			[]op{enq(1, 50, 0), enq(2, 0, 0), enq(3, 1<<62, 0), next(), next(), next()},
+			[]sdk.TaskID{2, 1, 3}, nil},
+		{"preempted only for a strictly earlier deadline",
+			[]op{enq(1, 10, 0), next(), enq(2, 20, 1), intr(1, 10), enq(3, 10, 2), intr(1, 10), enq(4, 5, 3), intr(1, 10),
+				pre(1, 10, 0), next(), next(), next(), next(), next()},
+			[]sdk.TaskID{1, 4, 1, 3, 2, 0}, []bool{false, false, true}},
+		{"nothing queued: no preemption",
+			[]op{intr(1, 1<<62), enq(2, 3, 0), next(), intr(1, 1<<62)},
+			[]sdk.TaskID{2}, []bool{false, false}},
+		{"WouldPreempt: strictly earlier arriving deadline",
+			[]op{would(10, 9), would(10, 10), would(10, 11), would(0, 0)},
+			nil, []bool{true, false, false, false}},
+		{"cancel in the middle of the heap",
+			[]op{enq(1, 50, 0), enq(2, 20, 0), enq(3, 80, 0), enq(4, 10, 0), enq(5, 60, 0), enq(6, 30, 0), enq(7, 90, 0),
+				enq(8, 40, 0), enq(9, 70, 0), enq(10, 100, 0),
+				cancel(6), cancel(5), cancel(3), cancel(4), // the minimum last
+				intr(99, 25), intr(99, 15),
+				next(), next(), next(), next(), next(), next(), next()},
+			[]sdk.TaskID{2, 8, 1, 9, 7, 10, 0}, []bool{true, false}},
+		{"cancel the last queued task",
+			[]op{enq(1, 1, 0), cancel(1), intr(99, 5), next()},
+			[]sdk.TaskID{0}, []bool{false}},
+		{"dequeue of a running or unknown task is a notification",
+			[]op{enq(1, 10, 0), enq(2, 20, 0), next(), done(1), cancel(1), cancel(99), next(), next()},
+			[]sdk.TaskID{1, 2, 0}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := New()
+			var got []sdk.TaskID
+			var yes []bool
+			for _, o := range tt.ops {
+				switch o.kind {
+				case "enq":
+					e.Enqueue(o.t, sdk.Arrived)
+				case "pre":
+					e.Enqueue(o.t, sdk.Preempted)
+				case "cancel":
+					e.Dequeue(o.t.ID, sdk.Cancelled)
+				case "done":
+					e.Dequeue(o.t.ID, sdk.Completed)
+				case "next":
+					id, ok := e.GetNext(0, 0)
+					if !ok {
+						id = 0
+					}
+					got = append(got, id)
+				case "intr":
+					yes = append(yes, e.OnInterrupt(0, o.t, 0))
+				case "would":
+					yes = append(yes, e.WouldPreempt(0, o.t, o.a))
+				}
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("GetNext order %v, want %v", got, tt.want)
+			}
+			if !slices.Equal(yes, tt.yes) {
+				t.Errorf("OnInterrupt/WouldPreempt %v, want %v", yes, tt.yes)
+			}
+		})
+	}
+}
+
+// bench returns n queued tasks and a generator of more: task i arrives at
+// i µs with a random relative deadline up to 2n µs, so a new task lands
+// anywhere in the queue and the queue keeps its size.
+func bench(n int) (*EDF, func() sdk.Task) {
+	e := New()
+	rng := rand.New(rand.NewPCG(1, 2))
+	i := 0
+	gen := func() sdk.Task {
+		i++
+		at := time.Duration(i) * time.Microsecond
+		return sdk.Task{ID: sdk.TaskID(i), Arrival: at, Deadline: at + time.Duration(rng.IntN(2*n))*time.Microsecond}
+	}
+	for range n {
+		e.Enqueue(gen(), sdk.Arrived)
+	}
+	return e, gen
+}
+
+func BenchmarkEnqueueGetNext(b *testing.B) {
+	for _, n := range []int{100, 10000, 100000} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			e, gen := bench(n)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				e.Enqueue(gen(), sdk.Arrived)
+				e.GetNext(0, 0)
+			}
+		})
+	}
+}
+
+// BenchmarkLatency times every Enqueue+GetNext pair and reports the 50th
+// and 99th percentiles; clock-ns is the cost of the two clock reads that
+// every sample includes.
+func BenchmarkLatency(b *testing.B) {
+	for _, n := range []int{100, 10000, 100000} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			e, gen := bench(n)
+			samples := make([]time.Duration, 0, b.N)
+			b.ResetTimer()
+			for range b.N {
+				t := gen()
+				t0 := time.Now()
+				e.Enqueue(t, sdk.Arrived)
+				e.GetNext(0, 0)
+				samples = append(samples, time.Since(t0))
+			}
+			b.StopTimer()
+			report(b, samples)
+		})
+	}
+}
+
+func report(b *testing.B, samples []time.Duration) {
+	slices.Sort(samples)
+	b.ReportMetric(float64(samples[len(samples)/2]), "p50-ns")
+	b.ReportMetric(float64(samples[len(samples)*99/100]), "p99-ns")
+	clock := make([]time.Duration, 1000)
+	for i := range clock {
+		t0 := time.Now()
+		clock[i] = time.Since(t0)
+	}
+	slices.Sort(clock)
+	b.ReportMetric(float64(clock[len(clock)/2]), "clock-ns")
+}
