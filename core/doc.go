@@ -11,10 +11,12 @@
 //   - safepoint: a check the instrumenter (core/instrument) puts at every
 //     function entry and loop header; when the sandbox's fuel runs out it
 //     calls the host function yield.
+//   - fuel: safepoints left before the next yield; recalibrated at every
+//     yield so yields come about every 20 µs whatever the guest does. A
+//     kill or an urgent arrival empties it from outside (a hint) so the
+//     yield comes at the very next safepoint.
 //   - quantum: how long a sandbox may hold a worker before the policy is
 //     asked (OnInterrupt) whether another should run.
-//   - fuel: safepoints left before the next yield; recalibrated at every
-//     yield so yields come about every 20 µs whatever the guest does.
 //
 // Design. There is no dispatcher goroutine. Every scheduling decision is
 // taken, under one scheduler mutex, on the goroutine of the sandbox whose
@@ -24,10 +26,13 @@
 // channel; whoever frees a worker asks the policy for the next sandbox and
 // sends the worker on that sandbox's channel. So a preempted sandbox is
 // simply a goroutine parked inside yield, with its Wasm stack intact, and
-// resuming it is a channel send. The quantum needs no timer goroutine:
-// yield compares the clock with the start of the slice, and an arrival
-// that the policy says should preempt (WouldPreempt) sets the worker's
-// preempt flag, which yield reads on its next call.
+// resuming it is a channel send. The quantum needs no timer: yield
+// compares the clock with the start of the slice and asks the policy. An
+// arrival that the policy says should preempt (WouldPreempt) sets the
+// victim worker's preempt flag and empties its sandbox's fuel. Timers
+// could not be relied on anyway: Go cannot preempt Wasm, so a timer (or a
+// GC stop-the-world) may wait until a sandbox enters Go, which only its
+// own fuel guarantees.
 //
 // Kills (route timeout, client gone, shutdown) set the sandbox's kill
 // reason; a running sandbox unwinds at its next safepoint by panicking with

@@ -31,8 +31,8 @@ const exitKilled = 0xdead
 
 // Yield pacing. fuel is recalibrated at every yield so that safepoint
 // yields come about every yieldInterval whatever the guest's loop bodies
-// cost; goschedInterval hands the Go scheduler a turn so timers and accept
-// loops are never starved by Wasm that Go cannot preempt.
+// cost. goschedInterval hands the Go scheduler a turn: Go cannot preempt
+// Wasm, and a GC stop-the-world waits until every sandbox enters Go.
 const (
 	yieldInterval   = 20 * time.Microsecond
 	goschedInterval = 200 * time.Microsecond
@@ -44,11 +44,15 @@ var (
 	errCancelled = errors.New("sandbox cancelled while waiting for a worker")
 	errDropped   = errors.New("deadline passed before the request could start")
 	errQueueFull = errors.New("queue full")
+	errRefused   = errors.New("refused by admission control")
+	errShed      = errors.New("shed by the policy to save guaranteed work")
 )
 
-// dropped is sent on a sandbox's wake channel instead of a worker when it
-// is dropped past its deadline.
-const dropped sdk.WorkerID = -1
+// Verdicts sent on a sandbox's wake channel instead of a worker.
+const (
+	dropped sdk.WorkerID = -1 // its deadline passed before it started: 408
+	shed    sdk.WorkerID = -2 // the policy gave it up: 409
+)
 
 // Sandbox is one request's execution: its task as the policy sees it, its
 // lifecycle clock, and the goroutine (the caller of run) that executes it.
@@ -67,6 +71,7 @@ type Sandbox struct {
 	switchDue  time.Duration // lock: see grantLocked
 	preempted  int           // own goroutine: times it gave its worker away
 	started    bool          // lock: it has held a worker at least once
+	cost       int64         // lock: admission cost to return when it leaves
 	holding    bool          // own goroutine: it holds a worker now
 
 	wake   chan sdk.WorkerID // a worker grant
@@ -78,6 +83,9 @@ type Sandbox struct {
 	fuel        int32
 	lastYield   time.Duration
 	lastGosched time.Duration
+
+	fuelMu     sync.Mutex
+	fuelGlobal api.MutableGlobal // the instance's fuel, once its first yield found it
 
 	stdout limitedBuffer
 	stderr limitedBuffer
@@ -107,9 +115,9 @@ func newSandbox(r *route, id sdk.TaskID, now time.Duration, body []byte, args []
 			Expected: r.estimate.Estimate(),
 		},
 		clock:  NewStateClock(now),
+		fuel:   initialFuel,
 		wake:   make(chan sdk.WorkerID, 1),
 		killed: make(chan struct{}),
-		fuel:   initialFuel,
 	}
 	r.srv.states[StateInitialized].Add(1)
 	sb.stdout.limit = int(r.cfg.MemoryLimit)
@@ -146,7 +154,29 @@ func (sb *Sandbox) taskAt(now time.Duration) sdk.Task {
 func (sb *Sandbox) Kill(reason int32) {
 	if sb.kill.CompareAndSwap(killNone, reason) {
 		sb.once.Do(func() { close(sb.killed) })
+		sb.raise()
 	}
+}
+
+// raise empties the instance's fuel so that its next safepoint yields
+// now rather than at the end of its fuel: a hint for prompt kills and
+// preemptions. The guest may overwrite it with its own decrement; then the
+// yield comes with the next fuel, within about yieldInterval.
+func (sb *Sandbox) raise() {
+	sb.fuelMu.Lock()
+	if sb.fuelGlobal != nil {
+		sb.fuelGlobal.Set(0)
+	}
+	sb.fuelMu.Unlock()
+}
+
+// findFuel remembers the instance's fuel global at its first yield.
+func (sb *Sandbox) findFuel(mod api.Module) {
+	sb.fuelMu.Lock()
+	if sb.fuelGlobal == nil {
+		sb.fuelGlobal, _ = mod.ExportedGlobal(fuelExport).(api.MutableGlobal)
+	}
+	sb.fuelMu.Unlock()
 }
 
 // run executes the sandbox on the calling goroutine: wait for a worker,
@@ -158,12 +188,15 @@ func (sb *Sandbox) run(ctx context.Context, srv *Server) Outcome {
 	stop := context.AfterFunc(ctx, func() { sb.Kill(killCanceled) })
 	defer stop()
 
-	if !s.submit(sb) {
-		return Outcome{Status: 429, Body: []byte("queue full\n"), Err: errQueueFull}
+	if err := s.submit(sb); err != nil {
+		return Outcome{Status: 429, Body: []byte(err.Error() + "\n"), Err: err}
 	}
-	if err := s.await(sb); errors.Is(err, errDropped) {
-		return Outcome{Status: 408, Body: []byte("deadline passed before the request could start\n"), Err: err}
-	} else if err != nil {
+	switch err := s.await(sb); {
+	case errors.Is(err, errDropped):
+		return Outcome{Status: 408, Body: []byte(err.Error() + "\n"), Err: err}
+	case errors.Is(err, errShed):
+		return Outcome{Status: 409, Body: []byte(err.Error() + "\n"), Err: err}
+	case err != nil:
 		return sb.killedOutcome(err)
 	}
 	ok := false
@@ -191,6 +224,9 @@ func (sb *Sandbox) run(ctx context.Context, srv *Server) Outcome {
 	mod, err := srv.engine.rt.InstantiateModule(ctx, sb.route.module, cfg)
 	if err == nil {
 		_, err = mod.ExportedFunction("_start").Call(ctx)
+		sb.fuelMu.Lock()
+		sb.fuelGlobal = nil // no raise may touch a closed instance
+		sb.fuelMu.Unlock()
 		mod.Close(ctx)
 	}
 	out := sb.outcome(err)
@@ -235,11 +271,14 @@ func firstLine(s string) string {
 }
 
 // yield is the host function behind every safepoint: the instrumented
-// guest calls it when its fuel runs out. It kills, preempts, hands the Go
-// scheduler a turn, and returns the next fuel.
-func yield(ctx context.Context, _ api.Module, stack []uint64) {
+// guest calls it when its fuel runs out (or a raise emptied it). It kills,
+// preempts, hands the Go scheduler a turn, and returns the next fuel.
+func yield(ctx context.Context, mod api.Module, stack []uint64) {
 	sb := ctx.Value(sandboxKey{}).(*Sandbox)
 	s := sb.route.srv.sched
+	if sb.yields == 0 {
+		sb.findFuel(mod)
+	}
 	sb.yields++
 	if sb.kill.Load() != killNone {
 		panic(sys.NewExitError(exitKilled))
@@ -264,7 +303,8 @@ func yield(ctx context.Context, _ api.Module, stack []uint64) {
 		now = s.now()
 		sb.lastGosched = now
 	}
-	if elapsed := now - sb.lastYield; calibrate && elapsed > 0 {
+	// Calibrate only on a full stretch of fuel: a raise cut this one short.
+	if elapsed := now - sb.lastYield; calibrate && elapsed > yieldInterval/8 {
 		f := int64(sb.fuel) * int64(yieldInterval) / int64(elapsed)
 		sb.fuel = int32(min(max(f, minFuel), maxFuel))
 	}

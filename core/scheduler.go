@@ -26,12 +26,15 @@ type scheduler struct {
 	// WouldPreempt says so). Read lock-free on the yield hot path.
 	preempt []atomic.Bool
 
-	mu      sync.Mutex
-	policy  sdk.Policy
-	charger sdk.Charger             // policy as a Charger, or nil
-	running []*Sandbox              // per worker; nil when idle
-	queued  map[sdk.TaskID]*Sandbox // sandboxes the policy holds
-	stats   schedStats
+	mu        sync.Mutex
+	policy    sdk.Policy
+	charger   sdk.Charger             // policy as a Charger, or nil
+	admitter  sdk.Admitter            // policy as an Admitter, or nil
+	shedder   sdk.Shedder             // policy as a Shedder, or nil
+	admission *admission              // the core's admission test, or nil
+	running   []*Sandbox              // per worker; nil when idle
+	queued    map[sdk.TaskID]*Sandbox // sandboxes the policy holds
+	stats     schedStats
 }
 
 // schedStats are counters read by tests and benchmarks.
@@ -60,24 +63,68 @@ func newScheduler(p sdk.Policy, workers int, quantum time.Duration, preemption b
 		queued:     map[sdk.TaskID]*Sandbox{},
 	}
 	s.charger, _ = p.(sdk.Charger)
+	s.admitter, _ = p.(sdk.Admitter)
+	s.shedder, _ = p.(sdk.Shedder)
 	return s
 }
 
 // submit makes a new sandbox runnable and starts it on an idle worker, or
-// asks a busy one to preempt if the policy wants that. It returns false,
-// with sb in Error, if the queue is full.
-func (s *scheduler) submit(sb *Sandbox) bool {
+// asks a busy one to preempt if the policy wants that. It returns
+// errQueueFull or errRefused, with sb in Error, if sb may not enter.
+func (s *scheduler) submit(sb *Sandbox) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
 	if s.maxQueue > 0 && len(s.queued) >= s.maxQueue {
 		sb.to(StateError, now)
-		return false
+		return errQueueFull
+	}
+	if !s.admitLocked(sb, now) {
+		sb.to(StateError, now)
+		return errRefused
 	}
 	sb.to(StateRunnable, now)
 	s.enqueueLocked(sb, sdk.Arrived, now)
+	s.shedLocked(now)
 	s.kickLocked(sb, now)
+	return nil
+}
+
+// admitLocked applies admission control: the policy's own (sdk.Admitter)
+// or, when runtime.admission is on, the core's utilisation test.
+func (s *scheduler) admitLocked(sb *Sandbox, now time.Duration) bool {
+	if s.admitter != nil {
+		class, ok := s.admitter.Admit(sb.task, now)
+		sb.task.Class = class
+		return ok
+	}
+	if s.admission == nil {
+		return true
+	}
+	cost := admissionCost(sb.task.Expected, sb.task.Deadline-sb.task.Arrival)
+	if !s.admission.admit(cost) {
+		return false
+	}
+	sb.cost = cost
 	return true
+}
+
+// shedLocked answers 409 to the tasks the policy gives up.
+func (s *scheduler) shedLocked(now time.Duration) {
+	if s.shedder == nil {
+		return
+	}
+	for _, id := range s.shedder.Shed(now) {
+		sb, held := s.queued[id]
+		if !held {
+			s.log.Error("policy shed a task it does not hold", "policy", s.policy.Name(), "task", id)
+			continue
+		}
+		delete(s.queued, id)
+		s.leaveLocked(sb, sdk.Cancelled)
+		sb.to(StateError, now)
+		sb.wake <- shed
+	}
 }
 
 // enqueueLocked gives sb to the policy.
@@ -125,6 +172,7 @@ func (s *scheduler) kickLocked(arriving *Sandbox, now time.Duration) {
 	}
 	if victim >= 0 {
 		s.preempt[victim].Store(true)
+		s.running[victim].raise()
 	}
 }
 
@@ -150,7 +198,7 @@ func (s *scheduler) nextLocked(w sdk.WorkerID, now time.Duration) *Sandbox {
 		}
 		delete(s.queued, id)
 		if !sb.started && sb.route.dropLate && now > sb.task.Deadline {
-			s.policy.Dequeue(id, sdk.Cancelled)
+			s.leaveLocked(sb, sdk.Cancelled)
 			sb.to(StateError, now)
 			sb.wake <- dropped
 			continue
@@ -234,8 +282,8 @@ func (s *scheduler) interrupt(sb *Sandbox) (switched bool, err error) {
 func (s *scheduler) await(sb *Sandbox) error {
 	select {
 	case w := <-sb.wake:
-		if w == dropped {
-			return errDropped
+		if err := verdict(w); err != nil {
+			return err
 		}
 		sb.holding = true
 		s.recordSwitch(sb)
@@ -245,18 +293,41 @@ func (s *scheduler) await(sb *Sandbox) error {
 	s.mu.Lock()
 	if _, held := s.queued[sb.task.ID]; held {
 		delete(s.queued, sb.task.ID)
-		s.policy.Dequeue(sb.task.ID, sdk.Cancelled)
+		s.leaveLocked(sb, sdk.Cancelled)
 		sb.to(StateError, s.now())
 		s.mu.Unlock()
 		return errCancelled
 	}
 	s.mu.Unlock()
-	// Granted or dropped just before the kill.
-	if w := <-sb.wake; w == dropped {
-		return errDropped
+	// Granted, dropped or shed just before the kill.
+	if err := verdict(<-sb.wake); err != nil {
+		return err
 	}
 	sb.holding = true
 	return nil
+}
+
+// verdict maps what a sandbox received on its wake channel to an error
+// when it is not a worker.
+func verdict(w sdk.WorkerID) error {
+	switch w {
+	case dropped:
+		return errDropped
+	case shed:
+		return errShed
+	}
+	return nil
+}
+
+// leaveLocked tells the policy sb left the system and returns its
+// admission cost. Every path that ends an admitted request goes through
+// here exactly once.
+func (s *scheduler) leaveLocked(sb *Sandbox, why sdk.DequeueReason) {
+	s.policy.Dequeue(sb.task.ID, why)
+	if sb.cost > 0 {
+		s.admission.release(sb.cost)
+		sb.cost = 0
+	}
 }
 
 func (s *scheduler) recordSwitch(sb *Sandbox) {
@@ -295,6 +366,7 @@ func (s *scheduler) unblock(sb *Sandbox) error {
 		s.mu.Unlock()
 		return s.await(sb)
 	}
+	s.leaveLocked(sb, sdk.Failed) // killed while blocked: it held no worker
 	sb.to(StateError, now)
 	s.mu.Unlock()
 	return errCancelled
@@ -323,7 +395,7 @@ func (s *scheduler) finish(sb *Sandbox, ok bool) {
 	if s.stats.recording {
 		s.stats.Finished = append(s.stats.Finished, sb.task.Route)
 	}
-	s.policy.Dequeue(sb.task.ID, why)
+	s.leaveLocked(sb, why)
 	s.releaseLocked(sb, now)
 }
 

@@ -110,6 +110,14 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	}
 	s.sched = newScheduler(policy, cfg.Runtime.Workers, cfg.Runtime.Quantum, cfg.Runtime.Preemption, s.now, s.log)
 	s.sched.maxQueue = cfg.Runtime.MaxQueue
+	if c, ok := policy.(sdk.Configurer); ok {
+		if err := c.Configure(cfg.Runtime.Workers, tenantConfigs(cfg)); err != nil {
+			return nil, fmt.Errorf("%s: policy %s: %w", cfg.File, policy.Name(), err)
+		}
+	}
+	if cfg.Runtime.Admission && s.sched.admitter == nil {
+		s.sched.admission = newAdmission(cfg.Runtime.Workers, cfg.Runtime.AdmissionHeadroom)
+	}
 	s.metrics = newMetrics(s)
 	s.sched.metrics = s.metrics
 	if s.engine, err = newEngine(ctx, cfg.Runtime.CacheDir, yield); err != nil {
@@ -120,6 +128,16 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		return nil, err
 	}
 	return s, nil
+}
+
+// tenantConfigs is what a policy may know of the tenants.
+func tenantConfigs(cfg *config.Config) []sdk.TenantConfig {
+	out := make([]sdk.TenantConfig, len(cfg.Tenants))
+	for i, t := range cfg.Tenants {
+		out[i] = sdk.TenantConfig{Name: t.Name, ReplenishmentPeriod: t.ReplenishmentPeriod,
+			MaxBudget: t.MaxBudget, Reservation: t.Reservation}
+	}
+	return out
 }
 
 // start compiles routes, binds listeners and opens the perf log.
@@ -243,8 +261,10 @@ func restartNeeded(old, new *config.Config) error {
 		changed = append(changed, "the set of tenants")
 	} else {
 		for i := range old.Tenants {
-			if o, n := old.Tenants[i], new.Tenants[i]; o.Name != n.Name || o.Port != n.Port {
-				changed = append(changed, fmt.Sprintf("tenant %q name or port", o.Name))
+			o, n := old.Tenants[i], new.Tenants[i]
+			o.Routes, n.Routes = nil, nil // routes may change
+			if !reflect.DeepEqual(o, n) {
+				changed = append(changed, fmt.Sprintf("tenant %q settings", o.Name))
 			}
 		}
 	}
