@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin
 SLEDGE  := $(BIN)/sledge
 
-.PHONY: all build run test race vet fmt wasm bench fuzz clean
+.PHONY: all build run test race vet fmt wasm bench bench-go bench-policies fuzz clean
 
 all: build
 
@@ -30,11 +30,20 @@ fmt:
 wasm:
 	$(MAKE) -C examples/functions wasm
 
-bench:
+# The Go benchmarks, then a short side-by-side comparison of policies.
+bench: bench-go
+	@$(MAKE) --no-print-directory bench-policies
+
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./core/... ./plugins/...
 
+# The bundled bimodal workload on four policies, a few seconds each: a table
+# on stdout; CSV, JSON and charts under results/ (git-ignored).
+bench-policies: build
+	./$(SLEDGE) bench --workload examples/workloads/bimodal.toml --policies fifo,fifo:nopreempt,edf,sjf --duration 4s
+
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzInstrument -fuzztime 60s ./core/instrument
+	$(GO) test -run '^$$' -fuzz '^FuzzInstrument$$' -fuzztime 60s ./core/instrument
 
 clean:
 	rm -rf $(BIN)

@@ -3,6 +3,7 @@
 //	sledge serve    [--config F] [--workers N] [--policy P] [--quantum D] [--log-level L] [--log-format F]
 //	sledge validate --config F
 //	sledge policies [--config F]
+//	sledge bench    --workload W [--policies P,...] [--out DIR] [--duration D]
 //	sledge version
 //
 // With no --config, serve and policies use the embedded default config

@@ -32,6 +32,7 @@ Usage:
   sledge serve    [--config F] [--workers N] [--policy P] [--quantum D]   serve HTTP requests
   sledge validate --config F                                              check a config file
   sledge policies [--config F]                                            list policies
+  sledge bench    --workload W [--policies P,...] [--out DIR]             compare policies on a workload
   sledge version                                                          print the version
 
 Run "sledge COMMAND --help" for a command's flags.
@@ -51,6 +52,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = validate(rest, stdout, stderr)
 	case "policies":
 		err = policies(rest, stdout, stderr)
+	case "bench":
+		err = benchCmd(rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "sledge", buildVersion())
 	case "help", "-h", "--help":

@@ -225,6 +225,8 @@ func TestCommands(t *testing.T) {
 		{[]string{"validate"}, 2, "", "--config is required"},
 		{[]string{"serve", "--help"}, 0, "", "-quantum duration"},
 		{[]string{"frobnicate"}, 2, "", `unknown command "frobnicate"`},
+		{[]string{"bench"}, 2, "", "--workload is required"},
+		{[]string{"bench", "--workload", "../../examples/workloads/bimodal.toml", "--policies", "nope"}, 1, "", `unknown policy "nope"`},
 		{nil, 2, "", "Usage:"},
 	}
 	for _, tt := range tests {

@@ -365,3 +365,12 @@ func unescape(s string) string {
 	}
 	return b.String()
 }
+
+// KeyLines returns a lookup of the line on which each key or table header
+// of the TOML document src is written, by indexed path (e.g. "route", "1",
+// "weight"), or 0 if the path is not in src. Other TOML files of the
+// project (bench workloads) report their errors with it.
+func KeyLines(src string) func(path ...string) int {
+	pos := locate(src).pos
+	return func(path ...string) int { return pos[pathKey(path...)].line }
+}

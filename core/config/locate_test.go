@@ -103,3 +103,27 @@ func FuzzLocator(f *testing.F) {
 		checkLocator(t, src)
 	})
 }
+
+func TestKeyLines(t *testing.T) {
+	src := "a = 1\n\n[t]\nk = \"\"\"\nx\n\"\"\"\nl = [\n 1,\n 2,\n]\n[[r]]\nv = 1\n[[r]]\n\nv = 2 # c\n"
+	line := KeyLines(src)
+	for _, c := range []struct {
+		path []string
+		line int
+	}{
+		{[]string{"a"}, 1},
+		{[]string{"t"}, 3},
+		{[]string{"t", "k"}, 4},
+		{[]string{"t", "l"}, 7},
+		{[]string{"r", "0"}, 11},
+		{[]string{"r", "0", "v"}, 12},
+		{[]string{"r", "1"}, 13},
+		{[]string{"r", "1", "v"}, 15},
+		{[]string{"nope"}, 0},
+		{[]string{"r", "2"}, 0},
+	} {
+		if got := line(c.path...); got != c.line {
+			t.Errorf("line(%q) = %d, want %d", c.path, got, c.line)
+		}
+	}
+}

@@ -1,0 +1,26 @@
+// Package bench drives a workload against one or more scheduling policies,
+// one after another, each on a fresh in-process server, and reports what
+// each route experienced: `sledge bench`.
+//
+// A workload file (TOML, see LoadWorkload and examples/workloads/) names a
+// serve config, a weighted mix of routes with their request bodies, an
+// open-loop arrival process (constant or Poisson, one rate or a sweep of
+// rates), a duration, a warm-up and a seed. Run starts a core.Server per
+// policy and rate (tenant ports ephemeral, 127.0.0.1 only), attacks it with
+// vegeta at the scheduled rate whatever the server does, so that queueing
+// shows up as latency, and stops it. Latency is measured from each
+// request's intended send time, not from when the client got round to
+// sending it (no coordinated omission). Results sent during the warm-up
+// are discarded. Every run of one invocation sees the same arrival times
+// and route choices, from the seed.
+//
+// A Report is printed as a table (WriteTable) and saved (Save) as CSV,
+// JSON and charts drawn with gonum/plot: a latency CDF per route with one
+// line per policy and, when sweeping, the deadline-miss ratio against the
+// offered load.
+//
+// What must not live here: runtime or policy logic (that is core and
+// plugins), config parsing (core/config), flag parsing (cmd/sledge). This
+// package only uses core's public API, as an operator's load generator
+// would.
+package bench

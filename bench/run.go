@@ -1,0 +1,335 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/gosledge/gosledge/core"
+	"github.com/gosledge/gosledge/plugins"
+	"github.com/gosledge/gosledge/sdk"
+)
+
+// Options are the parts of a bench run that do not come from the workload.
+type Options struct {
+	// Policies are run one after another, in order; at least one.
+	Policies []Policy
+	// Duration, when > 0, replaces the workload's duration.
+	Duration time.Duration
+	// Registry resolves policy names; default plugins.Builtins(). A name
+	// may also be a [[plugin]] of the serve config.
+	Registry *sdk.Registry
+	// Logger gets a line per run; the servers log to it at warning level
+	// and above only. Default slog.Default().
+	Logger *slog.Logger
+	// Progress gets a progress bar when it is a terminal; nil for none.
+	Progress io.Writer
+}
+
+// serverDrain bounds how long a server may take to stop after its run:
+// by then every request was answered or given up by the client.
+const serverDrain = time.Second
+
+// Run runs the workload against every policy at every rate, one after
+// another on a fresh server each, and reports. Every policy name is
+// checked before anything runs. If ctx is cancelled or a run fails, Run
+// returns the runs completed so far with the error.
+func Run(ctx context.Context, w *Workload, opt Options) (*Report, error) {
+	if len(opt.Policies) == 0 {
+		return nil, errors.New("no policies to run")
+	}
+	if opt.Registry == nil {
+		opt.Registry = plugins.Builtins()
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	if len(w.Rates) == 0 || len(w.Routes) == 0 {
+		return nil, fmt.Errorf("%s: no rate or no route", w.File)
+	}
+	if opt.Duration > 0 {
+		wc := *w
+		wc.Duration = opt.Duration
+		w = &wc
+	}
+	cfg, err := w.ServeConfig()
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range opt.Policies {
+		if !opt.Registry.Has(p.Name) && !cfg.HasPlugin(p.Name) {
+			return nil, fmt.Errorf("unknown policy %q (have %s)", p.Name, strings.Join(opt.Registry.Names(), ", "))
+		}
+	}
+	if span := (w.Warmup + w.Duration).Seconds(); slices.Max(w.Rates)*span > maxHits {
+		return nil, fmt.Errorf("%s: %g req/s for %s is more than %d requests a run", w.File, slices.Max(w.Rates), w.Warmup+w.Duration, maxHits)
+	}
+	workers := cfg.Runtime.Workers
+	if w.Workers > 0 {
+		workers = w.Workers
+	}
+	rep := &Report{
+		Workload: w.Name, File: w.File, Config: cfg.File, Process: w.Process, Seed: w.Seed,
+		Duration: w.Duration, Warmup: w.Warmup, Workers: workers, Started: time.Now(),
+	}
+	r := &runner{w: w, opt: opt, bar: newProgress(opt.Progress),
+		serverLog: slog.New(minLevel{opt.Logger.Handler(), slog.LevelWarn}),
+		total:     len(w.Rates) * len(opt.Policies)}
+	defer r.bar.clear()
+	for _, rate := range w.Rates {
+		for _, p := range opt.Policies {
+			if err := ctx.Err(); err != nil {
+				return rep, err
+			}
+			run, err := r.one(ctx, p, rate)
+			if err != nil {
+				return rep, fmt.Errorf("policy %s at %g req/s: %w", p, rate, err)
+			}
+			rep.Runs = append(rep.Runs, run)
+		}
+	}
+	return rep, nil
+}
+
+type runner struct {
+	w         *Workload
+	opt       Options
+	bar       *progress
+	serverLog *slog.Logger
+	total     int // runs
+	done      int
+}
+
+// one runs the workload at rate on a fresh server with policy p.
+func (r *runner) one(ctx context.Context, p Policy, rate float64) (RunReport, error) {
+	w := r.w
+	run := RunReport{Policy: p.String(), Rate: rate}
+	cfg, err := w.ServeConfig()
+	if err != nil {
+		return run, err
+	}
+	cfg.Runtime.Policy = p.Name
+	cfg.Runtime.Preemption = p.preempts(cfg.Runtime.Preemption)
+	run.Preemption = cfg.Runtime.Preemption
+	if w.Workers > 0 {
+		cfg.Runtime.Workers = w.Workers
+	}
+	cfg.Runtime.Listen = "127.0.0.1"
+	cfg.Runtime.DrainTimeout = serverDrain
+	cfg.Runtime.Metrics, cfg.Runtime.PerfLog = "", "" // one per run would clash
+	for i := range cfg.Tenants {
+		cfg.Tenants[i].Port = 0
+	}
+	srv, err := core.New(ctx, cfg, core.Options{Logger: r.serverLog, Policies: r.opt.Registry})
+	if err != nil {
+		return run, err
+	}
+	srvCtx, stopServer := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- srv.Run(srvCtx) }()
+	defer func() {
+		stopServer()
+		if err := <-served; err != nil {
+			r.opt.Logger.Warn("server", "policy", p.String(), "err", err)
+		}
+	}()
+
+	targets := make([]vegeta.Target, len(w.Routes))
+	weights := make([]float64, len(w.Routes))
+	for i, rt := range w.Routes {
+		// The fragment is not sent; it tells which route a result is
+		// for, even when two routes share a URL.
+		targets[i] = vegeta.Target{Method: http.MethodPost, URL: "http://" + srv.Addr(rt.Tenant) + rt.Path + "#" + strconv.Itoa(i), Body: []byte(rt.Body)}
+		weights[i] = rt.Weight
+	}
+	span := w.Warmup + w.Duration
+	sched := newSchedule(w.Process, rate, span, w.Seed)
+	if sched.len() == 0 {
+		return run, fmt.Errorf("%g req/s for %s sends no request", rate, span)
+	}
+	mix := newMix(targets, weights, sched.len(), w.Seed)
+
+	tr := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConnsPerHost: vegeta.DefaultConnections,
+		DisableCompression:  true,
+	}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: w.Timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	atk := vegeta.NewAttacker(vegeta.Client(client), vegeta.MaxBody(0))
+
+	r.done++
+	label := fmt.Sprintf("[%d/%d] %s at %g req/s", r.done, r.total, p, rate)
+	r.bar.clear() // before logging on the same terminal
+	r.opt.Logger.Info("bench run", "run", r.done, "of", r.total, "policy", p.String(), "rate", rate, "requests", sched.len())
+	began := time.Now()
+
+	attacking := make(chan struct{})
+	defer close(attacking)
+	go func() {
+		select {
+		case <-ctx.Done():
+			atk.Stop()
+		case <-attacking:
+		}
+	}()
+	results := atk.Attack(mix.target, sched, 0, w.Name)
+
+	acc := make([]accum, len(w.Routes))
+	var tick <-chan time.Time
+	if r.bar.on {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		tick = t.C
+	}
+	var start, lastEnd time.Time // of the attack; of the last measured answer
+	var badResult error
+	got := 0
+	for results != nil {
+		select {
+		case res, ok := <-results:
+			if !ok {
+				results = nil
+				break
+			}
+			got++
+			i, err := strconv.Atoi(res.URL[strings.LastIndexByte(res.URL, '#')+1:])
+			if err != nil || i < 0 || i >= len(acc) {
+				if badResult == nil { // keep draining: vegeta's workers wait on us
+					badResult = fmt.Errorf("result for unknown target %q: %s", res.URL, res.Error)
+					atk.Stop()
+				}
+				continue
+			}
+			// Seq numbers hits in the order workers took them, which
+			// is the schedule's order up to hits due at nearly the
+			// same instant.
+			due := sched.due(res.Seq)
+			if due < w.Warmup {
+				continue
+			}
+			if start.IsZero() {
+				start = sched.start()
+			}
+			end := res.End()
+			if end.After(lastEnd) {
+				lastEnd = end
+			}
+			acc[i].add(res, end.Sub(start.Add(due)), w.Routes[i].Deadline)
+		case <-tick:
+			r.bar.draw(label, time.Since(began), span, got, sched.len())
+		}
+	}
+	r.bar.clear()
+	if err := ctx.Err(); err != nil {
+		return run, err
+	}
+	if badResult != nil {
+		return run, badResult
+	}
+	// Throughput counts from the start of the measured time to the last
+	// answer: when the server falls behind, answers trail the schedule.
+	measured := w.Duration
+	if !start.IsZero() {
+		measured = max(measured, lastEnd.Sub(start.Add(w.Warmup)))
+	}
+	for i, rt := range w.Routes {
+		run.Routes = append(run.Routes, acc[i].report(rt, measured))
+		if acc[i].other > 0 {
+			r.opt.Logger.Warn("requests without an answer or with an unexpected status",
+				"policy", p.String(), "route", rt.Name, "count", acc[i].other, "first", acc[i].firstOther)
+		}
+	}
+	r.opt.Logger.Info("bench run done", "policy", p.String(), "rate", rate, "elapsed", time.Since(began).Round(time.Millisecond))
+	return run, nil
+}
+
+// accum counts one route's measured results.
+type accum struct {
+	sent, ok, refused, dropped, serverErr, other, misses int
+	latencies                                            []time.Duration // of the 200s
+	firstOther                                           string
+}
+
+func (a *accum) add(res *vegeta.Result, latency, deadline time.Duration) {
+	a.sent++
+	switch c := res.Code; {
+	case c == http.StatusOK:
+		a.ok++
+		a.latencies = append(a.latencies, latency)
+		if latency > deadline {
+			a.misses++
+		}
+		return
+	case c == http.StatusTooManyRequests:
+		a.refused++
+	case c == http.StatusRequestTimeout:
+		a.dropped++
+	case c >= 500 && c <= 599:
+		a.serverErr++
+	default:
+		a.other++
+		if a.firstOther == "" {
+			a.firstOther = res.Error
+			if c != 0 {
+				a.firstOther = strconv.Itoa(int(c)) + " " + res.Error
+			}
+		}
+	}
+	a.misses++
+}
+
+// report summarises a route over measured time d.
+func (a *accum) report(rt Route, d time.Duration) RouteReport {
+	slices.Sort(a.latencies)
+	rr := RouteReport{
+		Route: rt.Name, Tenant: rt.Tenant, Path: rt.Path, Deadline: rt.Deadline,
+		Sent: a.sent, OK: a.ok, Refused: a.refused, Dropped: a.dropped, ServerErrors: a.serverErr, Other: a.other,
+		Throughput: float64(a.ok) / d.Seconds(),
+		latencies:  a.latencies,
+	}
+	if a.sent > 0 {
+		rr.MissRatio = float64(a.misses) / float64(a.sent)
+	}
+	if n := len(a.latencies); n > 0 {
+		rr.P50, rr.P90, rr.P99 = quantile(a.latencies, 0.50), quantile(a.latencies, 0.90), quantile(a.latencies, 0.99)
+		rr.Max = a.latencies[n-1]
+	}
+	return rr
+}
+
+// quantile is the nearest-rank q-quantile of sorted, non-empty ds.
+func quantile(ds []time.Duration, q float64) time.Duration {
+	i := int(math.Ceil(q*float64(len(ds))-1e-9)) - 1
+	return ds[min(max(i, 0), len(ds)-1)]
+}
+
+// minLevel drops records below a level.
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(as []slog.Attr) slog.Handler {
+	return minLevel{h.Handler.WithAttrs(as), h.min}
+}
+
+func (h minLevel) WithGroup(name string) slog.Handler {
+	return minLevel{h.Handler.WithGroup(name), h.min}
+}
