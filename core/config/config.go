@@ -59,6 +59,11 @@ type Runtime struct {
 	Metrics string `toml:"metrics"`
 	// Pprof mounts net/http/pprof on the metrics listener.
 	Pprof bool `toml:"pprof"`
+	// PluginFallback is the built-in policy that takes over, with every
+	// task, when a policy plugin fails (a bad answer, a call past
+	// PluginTimeout, the process exiting).
+	PluginFallback string        `toml:"plugin_fallback" default:"fifo"`
+	PluginTimeout  time.Duration `toml:"plugin_timeout" default:"20ms"`
 	// Admission turns on admission control for policies that do not do
 	// their own: a request costs estimate/relative_deadline of a worker and
 	// is refused (429) if the admitted total would pass

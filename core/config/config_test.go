@@ -253,6 +253,8 @@ func TestDefaults(t *testing.T) {
 		Listen:            "127.0.0.1",
 		DrainTimeout:      10 * time.Second,
 		AdmissionHeadroom: 0.2,
+		PluginFallback:    "fifo",
+		PluginTimeout:     20 * time.Millisecond,
 	}
 	if c.Runtime != wantRuntime {
 		t.Errorf("runtime:\n%+v\nwant\n%+v", c.Runtime, wantRuntime)
@@ -326,7 +328,8 @@ memory_limit = "128KiB"
 		t.Fatal(err)
 	}
 	wantRuntime := Runtime{Workers: 3, Policy: "llf", Quantum: 250 * time.Microsecond, Preemption: false,
-		CacheDir: filepath.Join("conf", "cache"), Listen: "::1", DrainTimeout: 10 * time.Second, AdmissionHeadroom: 0.2}
+		CacheDir: filepath.Join("conf", "cache"), Listen: "::1", DrainTimeout: 10 * time.Second, AdmissionHeadroom: 0.2,
+		PluginFallback: "fifo", PluginTimeout: 20 * time.Millisecond}
 	if c.Runtime != wantRuntime {
 		t.Errorf("runtime:\n%+v\nwant\n%+v", c.Runtime, wantRuntime)
 	}

@@ -26,6 +26,8 @@ func (c *Config) validate(d *decoder) {
 	rt.check("drain_timeout", positive(r.DrainTimeout))
 	rt.check("metrics", checkHostPort(r.Metrics))
 	rt.check("admission_headroom", fraction(r.AdmissionHeadroom))
+	rt.check("plugin_fallback", notEmpty(r.PluginFallback))
+	rt.check("plugin_timeout", positive(r.PluginTimeout))
 
 	plugins := unique{}
 	for i := range c.Plugins {
