@@ -285,3 +285,19 @@ func TestNoRequestLostDuringReload(t *testing.T) {
 		t.Errorf("%d of %d requests answered correctly across reloads", ok, sent)
 	}
 }
+
+// testutilCounter reads a label-less counter from the server's registry.
+func testutilCounter(t *testing.T, s *Server, name string) float64 {
+	t.Helper()
+	mfs, err := s.metrics.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
+}

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -32,6 +33,7 @@ type scheduler struct {
 	admitter  sdk.Admitter            // policy as an Admitter, or nil
 	shedder   sdk.Shedder             // policy as a Shedder, or nil
 	admission *admission              // the core's admission test, or nil
+	guard     *pluginGuard            // set while the policy is a plugin
 	running   []*Sandbox              // per worker; nil when idle
 	queued    map[sdk.TaskID]*Sandbox // sandboxes the policy holds
 	stats     schedStats
@@ -62,9 +64,7 @@ func newScheduler(p sdk.Policy, workers int, quantum time.Duration, preemption b
 		running:    make([]*Sandbox, workers),
 		queued:     map[sdk.TaskID]*Sandbox{},
 	}
-	s.charger, _ = p.(sdk.Charger)
-	s.admitter, _ = p.(sdk.Admitter)
-	s.shedder, _ = p.(sdk.Shedder)
+	s.setPolicyLocked(p)
 	return s
 }
 
@@ -95,6 +95,9 @@ func (s *scheduler) submit(sb *Sandbox) error {
 func (s *scheduler) admitLocked(sb *Sandbox, now time.Duration) bool {
 	if s.admitter != nil {
 		class, ok := s.admitter.Admit(sb.task, now)
+		if s.faultedLocked() {
+			return s.admitLocked(sb, now)
+		}
 		sb.task.Class = class
 		return ok
 	}
@@ -114,10 +117,16 @@ func (s *scheduler) shedLocked(now time.Duration) {
 	if s.shedder == nil {
 		return
 	}
-	for _, id := range s.shedder.Shed(now) {
+	ids := s.shedder.Shed(now)
+	if s.faultedLocked() {
+		return
+	}
+	for _, id := range ids {
 		sb, held := s.queued[id]
 		if !held {
-			s.log.Error("policy shed a task it does not hold", "policy", s.policy.Name(), "task", id)
+			if s.faultLocked(fmt.Errorf("shed task %d: %w", id, errUnheldTask)) {
+				return
+			}
 			continue
 		}
 		delete(s.queued, id)
@@ -131,6 +140,7 @@ func (s *scheduler) shedLocked(now time.Duration) {
 func (s *scheduler) enqueueLocked(sb *Sandbox, why sdk.EnqueueReason, now time.Duration) {
 	s.queued[sb.task.ID] = sb
 	s.policy.Enqueue(sb.task, why)
+	s.faultedLocked() // the fallback was given every queued task, sb too
 }
 
 // kickLocked fills idle workers, then, if arriving is still queued, asks
@@ -170,6 +180,9 @@ func (s *scheduler) kickLocked(arriving *Sandbox, now time.Duration) {
 			victim, victimTask = w, ct
 		}
 	}
+	if s.faultedLocked() {
+		return // answers from a failed plugin are not to be trusted
+	}
 	if victim >= 0 {
 		s.preempt[victim].Store(true)
 		s.running[victim].raise()
@@ -186,14 +199,19 @@ func (s *scheduler) nextLocked(w sdk.WorkerID, now time.Duration) *Sandbox {
 		if s.metrics != nil {
 			s.metrics.decisions.Observe(time.Since(start).Seconds())
 		}
+		if s.faultedLocked() {
+			continue // ask the fallback
+		}
 		if !ok {
 			return nil
 		}
 		sb, held := s.queued[id]
 		if !held {
+			if s.faultLocked(fmt.Errorf("GetNext(%d) = task %d: %w", w, id, errUnheldTask)) {
+				continue
+			}
 			// A built-in never does this (the conformance suite checks);
 			// treating it as "nothing to run" keeps the slot consistent.
-			s.log.Error("policy returned a task it does not hold", "policy", s.policy.Name(), "task", id, "worker", w)
 			return nil
 		}
 		delete(s.queued, id)
@@ -228,6 +246,7 @@ func (s *scheduler) chargeLocked(sb *Sandbox, now time.Duration) {
 	sb.runStart = now
 	if s.charger != nil {
 		s.charger.Charge(sb.task, used, now)
+		s.faultedLocked()
 	}
 }
 
@@ -241,7 +260,11 @@ func (s *scheduler) interrupt(sb *Sandbox) (switched bool, err error) {
 	w := sb.worker
 	s.preempt[w].Store(false)
 	s.stats.Interrupts++
-	if !s.policy.OnInterrupt(w, sb.taskAt(now), now) {
+	preempt := s.policy.OnInterrupt(w, sb.taskAt(now), now)
+	if s.faultedLocked() {
+		preempt = s.policy.OnInterrupt(w, sb.taskAt(now), now)
+	}
+	if !preempt {
 		sb.sliceStart = now
 		s.mu.Unlock()
 		return false, nil
@@ -324,6 +347,7 @@ func verdict(w sdk.WorkerID) error {
 // here exactly once.
 func (s *scheduler) leaveLocked(sb *Sandbox, why sdk.DequeueReason) {
 	s.policy.Dequeue(sb.task.ID, why)
+	s.faultedLocked()
 	if sb.cost > 0 {
 		s.admission.release(sb.cost)
 		sb.cost = 0
