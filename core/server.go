@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"reflect"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -107,6 +108,14 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		log:   opt.Logger,
 		epoch: time.Now(),
 		live:  map[*Sandbox]struct{}{},
+	}
+	// Go cannot preempt Wasm, and a goroutine that yields with Gosched is
+	// picked again before the network is polled: with as many processors
+	// as workers, incoming requests would wait for sysmon's 10 ms network
+	// poll. One spare processor always sits in the poller.
+	if n := runtime.GOMAXPROCS(0); n <= cfg.Runtime.Workers {
+		runtime.GOMAXPROCS(cfg.Runtime.Workers + 1)
+		s.log.Info("raised GOMAXPROCS to keep a processor for the network", "from", n, "to", cfg.Runtime.Workers+1)
 	}
 	s.sched = newScheduler(policy, cfg.Runtime.Workers, cfg.Runtime.Quantum, cfg.Runtime.Preemption, s.now, s.log)
 	s.sched.maxQueue = cfg.Runtime.MaxQueue

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -32,6 +33,9 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	cacheDir = dir
+	// New raises GOMAXPROCS above the worker count; do it once here so
+	// no test or benchmark changes it behind the testing package's back.
+	runtime.GOMAXPROCS(max(runtime.GOMAXPROCS(0), 3))
 	code := 0
 	defer func() { os.RemoveAll(dir); os.Exit(code) }()
 	code = m.Run()
