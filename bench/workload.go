@@ -433,7 +433,7 @@ func (t *table) str(key string) (string, bool) {
 	}
 	s, ok := v.(string)
 	if !ok {
-		t.bad(key, "expected a string, found %s", describe(v))
+		t.bad(key, "expected a string, found %s", config.Describe(v))
 	}
 	return s, ok
 }
@@ -458,7 +458,7 @@ func (t *table) integer(key string) (int64, bool) {
 	}
 	n, ok := v.(int64)
 	if !ok {
-		t.bad(key, "expected an integer, found %s", describe(v))
+		t.bad(key, "expected an integer, found %s", config.Describe(v))
 	}
 	return n, ok
 }
@@ -480,7 +480,7 @@ func (t *table) number(key string) (float64, bool) {
 	}
 	f, ok := toNumber(v)
 	if !ok {
-		t.bad(key, "expected a number, found %s", describe(v))
+		t.bad(key, "expected a number, found %s", config.Describe(v))
 	}
 	return f, ok
 }
@@ -492,7 +492,7 @@ func (t *table) numbers(key string) ([]float64, bool) {
 	}
 	vs, ok := v.([]any)
 	if !ok {
-		t.bad(key, "expected an array of numbers, found %s", describe(v))
+		t.bad(key, "expected an array of numbers, found %s", config.Describe(v))
 		return nil, false
 	}
 	fs := make([]float64, len(vs))
@@ -510,7 +510,7 @@ func (t *table) sub(key, scope string) *table {
 	v, ok := t.get(key)
 	m, isMap := v.(map[string]any)
 	if ok && !isMap {
-		t.bad(key, "expected a table [%s], found %s", key, describe(v))
+		t.bad(key, "expected a table [%s], found %s", key, config.Describe(v))
 	}
 	return t.p.table(m, t.keyPath(key), scope)
 }
@@ -535,11 +535,11 @@ func (t *table) array(key, noun string) []*table {
 			ms = append(ms, m)
 		}
 		if len(ms) != len(v) {
-			t.bad(key, "expected an array of tables [[%s]], found %s", key, describe(v))
+			t.bad(key, "expected an array of tables [[%s]], found %s", key, config.Describe(v))
 			return nil
 		}
 	default:
-		t.bad(key, "expected an array of tables [[%s]], found %s", key, describe(v))
+		t.bad(key, "expected an array of tables [[%s]], found %s", key, config.Describe(v))
 		return nil
 	}
 	ts := make([]*table, len(ms))
@@ -555,22 +555,3 @@ func (t *table) array(key, noun string) []*table {
 	return ts
 }
 
-func describe(v any) string {
-	switch v := v.(type) {
-	case string:
-		return fmt.Sprintf("string %q", v)
-	case int64:
-		return fmt.Sprintf("integer %d", v)
-	case float64:
-		return fmt.Sprintf("float %v", v)
-	case bool:
-		return fmt.Sprintf("boolean %v", v)
-	case map[string]any:
-		return "a table"
-	case []map[string]any:
-		return "an array of tables"
-	case []any:
-		return "an array"
-	}
-	return fmt.Sprintf("a date-time %v", v)
-}

@@ -123,12 +123,12 @@ func (d *decoder) value(v any, fv reflect.Value, f field, path []string) {
 			}
 			fv.SetInt(n)
 		default:
-			fail("expected a size such as \"64MiB\" or a number of bytes, found %s", describe(v))
+			fail("expected a size such as \"64MiB\" or a number of bytes, found %s", Describe(v))
 		}
 	case t == durationType:
 		s, ok := v.(string)
 		if !ok {
-			fail("expected a duration string such as \"10ms\", found %s", describe(v))
+			fail("expected a duration string such as \"10ms\", found %s", Describe(v))
 			return
 		}
 		dur, err := time.ParseDuration(s)
@@ -140,21 +140,21 @@ func (d *decoder) value(v any, fv reflect.Value, f field, path []string) {
 	case t.Kind() == reflect.String:
 		s, ok := v.(string)
 		if !ok {
-			fail("expected a string, found %s", describe(v))
+			fail("expected a string, found %s", Describe(v))
 			return
 		}
 		fv.SetString(s)
 	case t.Kind() == reflect.Bool:
 		b, ok := v.(bool)
 		if !ok {
-			fail("expected true or false, found %s", describe(v))
+			fail("expected true or false, found %s", Describe(v))
 			return
 		}
 		fv.SetBool(b)
 	case t.Kind() == reflect.Int:
 		n, ok := v.(int64)
 		if !ok {
-			fail("expected an integer, found %s", describe(v))
+			fail("expected an integer, found %s", Describe(v))
 			return
 		}
 		if n < math.MinInt || n > math.MaxInt {
@@ -169,13 +169,13 @@ func (d *decoder) value(v any, fv reflect.Value, f field, path []string) {
 		case int64: // "reservation = 1" is a number too
 			fv.SetFloat(float64(n))
 		default:
-			fail("expected a number, found %s", describe(v))
+			fail("expected a number, found %s", Describe(v))
 			return
 		}
 	case t.Kind() == reflect.Struct:
 		m, ok := v.(map[string]any)
 		if !ok {
-			fail("expected a table [%s], found %s", f.key, describe(v))
+			fail("expected a table [%s], found %s", f.key, Describe(v))
 			return
 		}
 		d.scope[pathKey(kp...)] = d.name(path, f.key)
@@ -183,7 +183,7 @@ func (d *decoder) value(v any, fv reflect.Value, f field, path []string) {
 	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct:
 		elems, ok := tables(v)
 		if !ok {
-			fail("expected an array of tables [[%s]], found %s", f.key, describe(v))
+			fail("expected an array of tables [[%s]], found %s", f.key, Describe(v))
 			return
 		}
 		sl := reflect.MakeSlice(t, len(elems), len(elems))
@@ -236,7 +236,9 @@ func (d *decoder) name(parent []string, child string) string {
 	return child
 }
 
-func describe(v any) string {
+// Describe names a decoded TOML value's type and value for error messages,
+// e.g. `string "x"` or `integer 3`.
+func Describe(v any) string {
 	switch v := v.(type) {
 	case string:
 		return fmt.Sprintf("string %q", v)
