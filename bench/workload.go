@@ -554,4 +554,3 @@ func (t *table) array(key, noun string) []*table {
 	}
 	return ts
 }
-
