@@ -498,7 +498,7 @@ func (t *table) numbers(key string) ([]float64, bool) {
 	fs := make([]float64, len(vs))
 	for i, e := range vs {
 		if fs[i], ok = toNumber(e); !ok {
-			t.badAt([]string{key, strconv.Itoa(i)}, key, "element %d: expected a number, found %s", i+1, describe(e))
+			t.badAt([]string{key, strconv.Itoa(i)}, key, "element %d: expected a number, found %s", i+1, config.Describe(e))
 			return nil, false
 		}
 	}
