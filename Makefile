@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin
 SLEDGE  := $(BIN)/sledge
 
-.PHONY: all build run test race vet fmt wasm bench bench-go bench-policies fuzz clean
+.PHONY: all build run test race vet fmt wasm bench bench-go bench-policies fuzz proto clean
 
 all: build
 
@@ -44,6 +44,22 @@ bench-policies: build
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzInstrument$$' -fuzztime 60s ./core/instrument
+
+# Regenerates sdk/plugin/proto from policy.proto. Needs protoc
+# (apt-get install -y protobuf-compiler); the Go generators are pinned and
+# installed into $(PROTO_BIN).
+PROTO_BIN            := $(CURDIR)/$(BIN)/proto
+PROTOC_GEN_GO        := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+PROTOC_GEN_GO_GRPC   := google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.5.1
+
+proto:
+	@command -v protoc >/dev/null || { echo "protoc not found: apt-get install -y protobuf-compiler"; exit 1; }
+	GOBIN=$(PROTO_BIN) $(GO) install $(PROTOC_GEN_GO)
+	GOBIN=$(PROTO_BIN) $(GO) install $(PROTOC_GEN_GO_GRPC)
+	PATH="$(PROTO_BIN):$$PATH" protoc -I sdk/plugin/proto \
+	  --go_out=sdk/plugin/proto --go_opt=paths=source_relative \
+	  --go-grpc_out=sdk/plugin/proto --go-grpc_opt=paths=source_relative \
+	  sdk/plugin/proto/policy.proto
 
 clean:
 	rm -rf $(BIN)

@@ -49,7 +49,10 @@ type schedStats struct {
 	SwitchDelays []time.Duration
 	// Finished, when recording, lists the routes of finished sandboxes
 	// in the order they released their worker.
-	Finished  []string
+	Finished []string
+	// Events, when recording, lists arrivals ("+route") and finishes
+	// ("-route") in the order they happened.
+	Events    []string
 	recording bool
 }
 
@@ -84,6 +87,9 @@ func (s *scheduler) submit(sb *Sandbox) error {
 		return errRefused
 	}
 	sb.to(StateRunnable, now)
+	if s.stats.recording {
+		s.stats.Events = append(s.stats.Events, "+"+sb.task.Route)
+	}
 	s.enqueueLocked(sb, sdk.Arrived, now)
 	s.shedLocked(now)
 	s.kickLocked(sb, now)
@@ -418,6 +424,7 @@ func (s *scheduler) finish(sb *Sandbox, ok bool) {
 	sb.to(st, now)
 	if s.stats.recording {
 		s.stats.Finished = append(s.stats.Finished, sb.task.Route)
+		s.stats.Events = append(s.stats.Events, "-"+sb.task.Route)
 	}
 	s.leaveLocked(sb, why)
 	s.releaseLocked(sb, now)
@@ -439,6 +446,7 @@ func (s *scheduler) snapshot() schedStats {
 	st := s.stats
 	st.SwitchDelays = append([]time.Duration(nil), s.stats.SwitchDelays...)
 	st.Finished = append([]string(nil), s.stats.Finished...)
+	st.Events = append([]string(nil), s.stats.Events...)
 	return st
 }
 

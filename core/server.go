@@ -43,6 +43,8 @@ type Server struct {
 	ops     *opsServer // nil unless runtime.metrics is set
 	perf    *perfLog   // nil unless runtime.perf_log is set
 
+	killPlugin func() // stops the policy plugin process; nil for a built-in
+
 	nextID atomic.Uint64
 	states [numStates]atomic.Int64 // live sandboxes per state
 
@@ -99,15 +101,16 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	if opt.Policies == nil {
 		opt.Policies = plugins.Builtins()
 	}
-	policy, err := opt.Policies.New(cfg.Runtime.Policy)
+	policy, guard, killPlugin, err := resolvePolicy(ctx, cfg, opt.Policies, opt.Logger)
 	if err != nil {
-		return nil, fmt.Errorf("%s: key \"policy\": %w", cfg.Where("runtime", "policy"), err)
+		return nil, err
 	}
 	s := &Server{
-		cfg:   cfg,
-		log:   opt.Logger,
-		epoch: time.Now(),
-		live:  map[*Sandbox]struct{}{},
+		cfg:        cfg,
+		log:        opt.Logger,
+		epoch:      time.Now(),
+		live:       map[*Sandbox]struct{}{},
+		killPlugin: killPlugin,
 	}
 	// Go cannot preempt Wasm, and a goroutine that yields with Gosched is
 	// picked again before the network is polled: with as many processors
@@ -119,8 +122,10 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	}
 	s.sched = newScheduler(policy, cfg.Runtime.Workers, cfg.Runtime.Quantum, cfg.Runtime.Preemption, s.now, s.log)
 	s.sched.maxQueue = cfg.Runtime.MaxQueue
+	s.sched.guard = guard
 	if c, ok := policy.(sdk.Configurer); ok {
 		if err := c.Configure(cfg.Runtime.Workers, tenantConfigs(cfg)); err != nil {
+			s.close(ctx)
 			return nil, fmt.Errorf("%s: policy %s: %w", cfg.File, policy.Name(), err)
 		}
 	}
@@ -130,6 +135,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	s.metrics = newMetrics(s)
 	s.sched.metrics = s.metrics
 	if s.engine, err = newEngine(ctx, cfg.Runtime.CacheDir, yield); err != nil {
+		s.close(ctx)
 		return nil, err
 	}
 	if err := s.start(ctx); err != nil {
@@ -432,6 +438,9 @@ func (s *Server) close(ctx context.Context) error {
 	}
 	if s.engine != nil {
 		s.engine.close(ctx)
+	}
+	if s.killPlugin != nil {
+		s.killPlugin()
 	}
 	return err
 }

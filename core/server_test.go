@@ -83,6 +83,13 @@ type testServer struct {
 // test ends.
 func startServer(t testing.TB, rt config.Runtime, routes ...config.Route) *testServer {
 	t.Helper()
+	return startTenants(t, rt, config.Tenant{Name: "t", Routes: routes})
+}
+
+// startTenants serves tenants, each on an ephemeral port, until the test
+// ends; the testServer's url is the first tenant's.
+func startTenants(t testing.TB, rt config.Runtime, tenants ...config.Tenant) *testServer {
+	t.Helper()
 	if rt.Workers == 0 {
 		rt.Workers = 1
 	}
@@ -97,7 +104,7 @@ func startServer(t testing.TB, rt config.Runtime, routes ...config.Route) *testS
 	if rt.DrainTimeout == 0 {
 		rt.DrainTimeout = 2 * time.Second
 	}
-	cfg := &config.Config{File: "test.toml", Runtime: rt, Tenants: []config.Tenant{{Name: "t", Routes: routes}}}
+	cfg := &config.Config{File: "test.toml", Runtime: rt, Tenants: tenants}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -110,7 +117,7 @@ func startServer(t testing.TB, rt config.Runtime, routes ...config.Route) *testS
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()
 	srv.sched.record()
-	ts := &testServer{Server: srv, url: "http://" + srv.Addr("t")}
+	ts := &testServer{Server: srv, url: "http://" + srv.Addr(tenants[0].Name)}
 	var once sync.Once
 	ts.stop = func() {
 		once.Do(func() {

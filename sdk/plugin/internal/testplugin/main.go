@@ -1,0 +1,167 @@
+// Command testplugin is a policy plugin for sdk/plugin's tests. Its first
+// argument picks a behaviour:
+//
+//	edf            plugins/edf, no optional interfaces (benchmarks)
+//	fifo           a FIFO, no optional interfaces
+//	admit          a FIFO that is also an sdk.Admitter (refuses tenant "deny")
+//	all            a FIFO implementing every optional interface
+//	hang           GetNext never returns
+//	unknown        GetNext returns an ID it was never given
+//	panic          GetNext panics
+//	panic-enqueue  Enqueue panics
+//	exit           GetNext exits the process
+//	log            Enqueue logs through slog and prints to stdout and stderr
+//
+// It lives under internal/ and is only built by the tests' TestMain.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/gosledge/gosledge/plugins/edf"
+	"github.com/gosledge/gosledge/sdk"
+	"github.com/gosledge/gosledge/sdk/plugin"
+)
+
+func main() {
+	mode := ""
+	if len(os.Args) > 1 {
+		mode = os.Args[1]
+	}
+	f := &fifo{mode: mode}
+	var p sdk.Policy
+	switch mode {
+	case "edf":
+		p = edf.New()
+	case "admit":
+		p = &admitFIFO{f}
+	case "all":
+		p = &allFIFO{fifo: f}
+	case "fifo", "hang", "unknown", "panic", "panic-enqueue", "exit", "log":
+		p = f
+	default:
+		fmt.Fprintf(os.Stderr, "testplugin: unknown mode %q\n", mode)
+		os.Exit(2)
+	}
+	plugin.Serve(p)
+}
+
+// fifo is a global FIFO with the misbehaviours of its mode.
+type fifo struct {
+	mode string
+	q    []sdk.Task
+}
+
+func (f *fifo) Name() string { return "test-" + f.mode }
+
+func (f *fifo) Enqueue(t sdk.Task, _ sdk.EnqueueReason) {
+	switch f.mode {
+	case "panic-enqueue":
+		panic("enqueue exploded")
+	case "log":
+		slog.Info("enqueued", "task", uint64(t.ID), "tenant", t.Tenant)
+		fmt.Println("stdout: enqueued", t.ID)
+		fmt.Fprintln(os.Stderr, "stderr: enqueued", t.ID)
+	}
+	f.q = append(f.q, t)
+}
+
+func (f *fifo) GetNext(sdk.WorkerID, time.Duration) (sdk.TaskID, bool) {
+	switch f.mode {
+	case "hang":
+		time.Sleep(time.Hour)
+	case "unknown":
+		return 424242, true
+	case "panic":
+		panic("getnext exploded")
+	case "exit":
+		os.Exit(3)
+	}
+	if len(f.q) == 0 {
+		return 0, false
+	}
+	t := f.q[0]
+	f.q = f.q[1:]
+	return t.ID, true
+}
+
+func (f *fifo) OnInterrupt(sdk.WorkerID, sdk.Task, time.Duration) bool { return len(f.q) > 0 }
+
+func (f *fifo) WouldPreempt(sdk.WorkerID, sdk.Task, sdk.Task) bool { return false }
+
+func (f *fifo) Dequeue(id sdk.TaskID, _ sdk.DequeueReason) {
+	f.q = slices.DeleteFunc(f.q, func(t sdk.Task) bool { return t.ID == id })
+}
+
+type admitFIFO struct{ *fifo }
+
+func (a *admitFIFO) Admit(t sdk.Task, _ time.Duration) (sdk.Class, bool) {
+	return sdk.ClassGuaranteed, t.Tenant != "deny"
+}
+
+// allFIFO implements every optional interface:
+//   - Configure fails for 99 workers;
+//   - Admit refuses tenant "deny" and puts tenant "be" in best effort;
+//   - Shed gives up every queued task of route "/shed";
+//   - Report returns the queue length and the CPU time charged per tenant.
+type allFIFO struct {
+	*fifo
+	workers int
+	charged map[string]time.Duration
+}
+
+func (a *allFIFO) Configure(workers int, tenants []sdk.TenantConfig) error {
+	if workers == 99 {
+		return errors.New("99 workers is too many")
+	}
+	a.workers = workers
+	a.charged = map[string]time.Duration{}
+	for _, t := range tenants {
+		a.charged[t.Name] = 0
+	}
+	return nil
+}
+
+func (a *allFIFO) Charge(t sdk.Task, used, _ time.Duration) {
+	if a.charged == nil {
+		a.charged = map[string]time.Duration{}
+	}
+	a.charged[t.Tenant] += used
+}
+
+func (a *allFIFO) Admit(t sdk.Task, _ time.Duration) (sdk.Class, bool) {
+	if t.Tenant == "be" {
+		return sdk.ClassBestEffort, true
+	}
+	return sdk.ClassGuaranteed, t.Tenant != "deny"
+}
+
+func (a *allFIFO) Shed(time.Duration) []sdk.TaskID {
+	var ids []sdk.TaskID
+	a.q = slices.DeleteFunc(a.q, func(t sdk.Task) bool {
+		if t.Route == "/shed" {
+			ids = append(ids, t.ID)
+			return true
+		}
+		return false
+	})
+	return ids
+}
+
+func (a *allFIFO) Report(time.Duration) []sdk.Gauge {
+	gs := []sdk.Gauge{{Name: "queued", Value: float64(len(a.q))}, {Name: "workers", Value: float64(a.workers)}}
+	names := make([]string, 0, len(a.charged))
+	for n := range a.charged {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		gs = append(gs, sdk.Gauge{Name: "charged_seconds", Tenant: n, Value: a.charged[n].Seconds()})
+	}
+	return gs
+}
