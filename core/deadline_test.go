@@ -91,39 +91,9 @@ func TestBimodal(t *testing.T) {
 			short.RelativeDeadline, short.ExpectedExecution = 50*time.Millisecond, time.Millisecond
 			ts := startServer(t, config.Runtime{Workers: 1, Policy: tt.policy, Preemption: tt.preemption}, long, short)
 
-			var wg sync.WaitGroup
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if status, body := ts.do(t, "POST", "/spin", "500"); status != 200 {
-					t.Errorf("spin = %d %q", status, body)
-				}
-			}()
-			waitRunning(t, ts.Server, 1)
-			for range 20 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					if status, body := ts.do(t, "POST", "/fib", "20"); status != 200 || strings.TrimSpace(body) != "6765" {
-						t.Errorf("fib = %d %q", status, body)
-					}
-				}()
-			}
-			wg.Wait()
 			// Judge only the short requests that arrived while the long
 			// one ran: on a loaded machine some may arrive after it.
-			arrived, finished := 0, 0
-			for _, e := range ts.sched.snapshot().Events {
-				if e == "-/spin" {
-					break
-				}
-				switch e {
-				case "+/fib":
-					arrived++
-				case "-/fib":
-					finished++
-				}
-			}
+			arrived, finished := bimodalRun(t, ts)
 			if arrived == 0 {
 				t.Fatal("no short request arrived while the long one ran")
 			}

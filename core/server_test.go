@@ -90,6 +90,12 @@ func startServer(t testing.TB, rt config.Runtime, routes ...config.Route) *testS
 // ends; the testServer's url is the first tenant's.
 func startTenants(t testing.TB, rt config.Runtime, tenants ...config.Tenant) *testServer {
 	t.Helper()
+	return startTenantsWithPlugins(t, rt, nil, tenants...)
+}
+
+// startTenantsWithPlugins is startTenants with [[plugin]] entries.
+func startTenantsWithPlugins(t testing.TB, rt config.Runtime, plugins []config.Plugin, tenants ...config.Tenant) *testServer {
+	t.Helper()
 	if rt.Workers == 0 {
 		rt.Workers = 1
 	}
@@ -104,7 +110,7 @@ func startTenants(t testing.TB, rt config.Runtime, tenants ...config.Tenant) *te
 	if rt.DrainTimeout == 0 {
 		rt.DrainTimeout = 2 * time.Second
 	}
-	cfg := &config.Config{File: "test.toml", Runtime: rt, Tenants: tenants}
+	cfg := &config.Config{File: "test.toml", Runtime: rt, Plugins: plugins, Tenants: tenants}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -11,11 +11,13 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+	"time"
 
 	"github.com/gosledge/gosledge/core"
 	"github.com/gosledge/gosledge/core/config"
 	"github.com/gosledge/gosledge/examples"
 	"github.com/gosledge/gosledge/plugins"
+	"github.com/gosledge/gosledge/sdk/plugin"
 )
 
 // version is set by -ldflags "-X main.version=..."; otherwise the module
@@ -219,8 +221,19 @@ func policies(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Start each plugin to ask it its protocol version: a binary that
+	// does not start or speaks another protocol shows here, not at serve.
 	for _, p := range cfg.Plugins {
-		fmt.Fprintf(stdout, "%-10s plugin %s\n", p.Name, p.Path)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		c, err := plugin.Launch(ctx, p.Name, p.Path, plugin.LaunchOptions{SHA256: p.SHA256,
+			Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+		cancel()
+		if err != nil {
+			fmt.Fprintf(stdout, "%-10s plugin %s: %v\n", p.Name, p.Path, err)
+			continue
+		}
+		fmt.Fprintf(stdout, "%-10s plugin %s (policy %q, protocol %d)\n", p.Name, p.Path, c.Policy().Name(), c.ProtocolVersion())
+		c.Kill()
 	}
 	return nil
 }
