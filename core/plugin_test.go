@@ -23,7 +23,7 @@ var (
 )
 
 // pluginBinaries builds the example llf plugin and the test plugin once.
-func pluginBinaries(t *testing.T) (llf, testplugin string) {
+func pluginBinaries(t testing.TB) (llf, testplugin string) {
 	t.Helper()
 	buildOnce.Do(func() {
 		binDir = filepath.Join(cacheDir, "bin")
@@ -205,4 +205,20 @@ func bimodalRun(t *testing.T, ts *testServer) (arrived, finished int) {
 		}
 	}
 	return arrived, finished
+}
+
+// BenchmarkEchoPolicy compares echo throughput under the built-in edf and
+// under the llf policy plugin (every decision a round trip to its process).
+func BenchmarkEchoPolicy(b *testing.B) {
+	b.Run("edf-builtin", func(b *testing.B) {
+		ts := startServer(b, config.Runtime{Workers: 2, Policy: "edf", Preemption: true}, testRoute(b, "/echo", "echo"))
+		benchEcho(b, ts)
+	})
+	b.Run("llf-plugin", func(b *testing.B) {
+		llf, _ := pluginBinaries(b)
+		rt, plugins := pluginRuntime("llf", llf)
+		rt.Workers = 2
+		ts := startTenantsWithPlugins(b, rt, plugins, config.Tenant{Name: "t", Routes: []config.Route{testRoute(b, "/echo", "echo")}})
+		benchEcho(b, ts)
+	})
 }
