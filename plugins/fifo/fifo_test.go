@@ -2,9 +2,7 @@ package fifo
 
 import (
 	"slices"
-	"strconv"
 	"testing"
-	"time"
 
 	"github.com/gosledge/gosledge/sdk"
 	"github.com/gosledge/gosledge/sdk/policytest"
@@ -88,55 +86,13 @@ func TestNeverPreemptsOnArrival(t *testing.T) {
 	}
 }
 
-func BenchmarkEnqueueGetNext(b *testing.B) {
-	for _, n := range []int{100, 10000, 100000} {
-		b.Run(strconv.Itoa(n), func(b *testing.B) {
-			f := New()
-			for i := range n {
-				f.Enqueue(sdk.Task{ID: sdk.TaskID(i)}, sdk.Arrived)
-			}
-			next := sdk.TaskID(n)
-			b.ResetTimer()
-			for range b.N {
-				f.Enqueue(sdk.Task{ID: next}, sdk.Arrived)
-				next++
-				f.GetNext(0, 0)
-			}
-		})
-	}
-}
-
-// BenchmarkLatency times every Enqueue+GetNext pair and reports the 50th
-// and 99th percentiles; clock-ns is the cost of the two clock reads that
-// every sample includes.
-func BenchmarkLatency(b *testing.B) {
-	for _, n := range []int{100, 10000, 100000} {
-		b.Run(strconv.Itoa(n), func(b *testing.B) {
-			f := New()
-			for i := range n {
-				f.Enqueue(sdk.Task{ID: sdk.TaskID(i)}, sdk.Arrived)
-			}
-			next := sdk.TaskID(n)
-			samples := make([]time.Duration, 0, b.N)
-			b.ResetTimer()
-			for range b.N {
-				t0 := time.Now()
-				f.Enqueue(sdk.Task{ID: next}, sdk.Arrived)
-				f.GetNext(0, 0)
-				samples = append(samples, time.Since(t0))
-				next++
-			}
-			b.StopTimer()
-			slices.Sort(samples)
-			b.ReportMetric(float64(samples[len(samples)/2]), "p50-ns")
-			b.ReportMetric(float64(samples[len(samples)*99/100]), "p99-ns")
-			clock := make([]time.Duration, 1000)
-			for i := range clock {
-				t0 := time.Now()
-				clock[i] = time.Since(t0)
-			}
-			slices.Sort(clock)
-			b.ReportMetric(float64(clock[len(clock)/2]), "clock-ns")
-		})
-	}
+func BenchmarkQueue(b *testing.B) {
+	policytest.Benchmark(b, func(n int) policytest.Queue {
+		f, next := New(), sdk.TaskID(0)
+		gen := func() sdk.Task { next++; return sdk.Task{ID: next} }
+		for range n {
+			f.Enqueue(gen(), sdk.Arrived)
+		}
+		return policytest.Queue{Policy: f, Next: gen}
+	}, 100, 10000, 100000)
 }

@@ -769,42 +769,15 @@ func BenchmarkAdmit(b *testing.B) {
 	}
 }
 
-func BenchmarkEnqueueGetNext(b *testing.B) {
-	for _, n := range []int{100, 10000} {
-		b.Run(strconv.Itoa(n), func(b *testing.B) {
-			m, gen, _ := loaded(n)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for range b.N {
-				t := gen()
-				t.Class = sdk.ClassBestEffort
-				m.Enqueue(t, sdk.Arrived) // not admitted: best-effort, counted
-				id, _ := m.GetNext(0, t.Arrival)
-				m.Dequeue(id, sdk.Completed)
-			}
-		})
-	}
-}
-
-// BenchmarkLatency times every Enqueue+GetNext pair and reports p50/p99.
-func BenchmarkLatency(b *testing.B) {
-	for _, n := range []int{100, 10000} {
-		b.Run(strconv.Itoa(n), func(b *testing.B) {
-			m, gen, _ := loaded(n)
-			samples := make([]time.Duration, 0, b.N)
-			b.ResetTimer()
-			for range b.N {
-				t := gen()
-				t0 := time.Now()
-				m.Enqueue(t, sdk.Arrived)
-				id, _ := m.GetNext(0, t.Arrival)
-				samples = append(samples, time.Since(t0))
-				m.Dequeue(id, sdk.Completed)
-			}
-			b.StopTimer()
-			slices.Sort(samples)
-			b.ReportMetric(float64(samples[len(samples)/2]), "p50-ns")
-			b.ReportMetric(float64(samples[len(samples)*99/100]), "p99-ns")
-		})
-	}
+// BenchmarkQueue feeds tasks without Admit, so each enters best-effort:
+// the times include a demand-tree insert and removal per task.
+func BenchmarkQueue(b *testing.B) {
+	policytest.Benchmark(b, func(n int) policytest.Queue {
+		m, gen, _ := loaded(n)
+		return policytest.Queue{Policy: m, Next: func() sdk.Task {
+			t := gen()
+			t.Class = sdk.ClassBestEffort
+			return t
+		}}
+	}, 100, 10000)
 }

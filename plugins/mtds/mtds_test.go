@@ -343,42 +343,9 @@ func bench(n int) (*MTDS, func() sdk.Task) {
 	return m, gen
 }
 
-func BenchmarkEnqueueGetNext(b *testing.B) {
-	for _, n := range []int{100, 10000} {
-		b.Run(strconv.Itoa(n), func(b *testing.B) {
-			m, gen := bench(n)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for range b.N {
-				t := gen()
-				m.Enqueue(t, sdk.Arrived)
-				id, _ := m.GetNext(0, t.Arrival)
-				m.Dequeue(id, sdk.Completed)
-			}
-		})
-	}
-}
-
-// BenchmarkLatency times every Enqueue+GetNext pair and reports the 50th
-// and 99th percentiles.
-func BenchmarkLatency(b *testing.B) {
-	for _, n := range []int{100, 10000} {
-		b.Run(strconv.Itoa(n), func(b *testing.B) {
-			m, gen := bench(n)
-			samples := make([]time.Duration, 0, b.N)
-			b.ResetTimer()
-			for range b.N {
-				t := gen()
-				t0 := time.Now()
-				m.Enqueue(t, sdk.Arrived)
-				id, _ := m.GetNext(0, t.Arrival)
-				samples = append(samples, time.Since(t0))
-				m.Dequeue(id, sdk.Completed)
-			}
-			b.StopTimer()
-			slices.Sort(samples)
-			b.ReportMetric(float64(samples[len(samples)/2]), "p50-ns")
-			b.ReportMetric(float64(samples[len(samples)*99/100]), "p99-ns")
-		})
-	}
+func BenchmarkQueue(b *testing.B) {
+	policytest.Benchmark(b, func(n int) policytest.Queue {
+		p, next := bench(n)
+		return policytest.Queue{Policy: p, Next: next}
+	}, 100, 10000)
 }

@@ -3,7 +3,6 @@ package sjf
 import (
 	"math/rand/v2"
 	"slices"
-	"strconv"
 	"testing"
 	"time"
 
@@ -159,51 +158,9 @@ func bench(n int) (*SJF, func() sdk.Task) {
 	return s, gen
 }
 
-func BenchmarkEnqueueGetNext(b *testing.B) {
-	for _, n := range []int{100, 10000, 100000} {
-		b.Run(strconv.Itoa(n), func(b *testing.B) {
-			s, gen := bench(n)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for range b.N {
-				s.Enqueue(gen(), sdk.Arrived)
-				s.GetNext(0, 0)
-			}
-		})
-	}
-}
-
-// BenchmarkLatency times every Enqueue+GetNext pair and reports the 50th
-// and 99th percentiles; clock-ns is the cost of the two clock reads that
-// every sample includes.
-func BenchmarkLatency(b *testing.B) {
-	for _, n := range []int{100, 10000, 100000} {
-		b.Run(strconv.Itoa(n), func(b *testing.B) {
-			s, gen := bench(n)
-			samples := make([]time.Duration, 0, b.N)
-			b.ResetTimer()
-			for range b.N {
-				t := gen()
-				t0 := time.Now()
-				s.Enqueue(t, sdk.Arrived)
-				s.GetNext(0, 0)
-				samples = append(samples, time.Since(t0))
-			}
-			b.StopTimer()
-			report(b, samples)
-		})
-	}
-}
-
-func report(b *testing.B, samples []time.Duration) {
-	slices.Sort(samples)
-	b.ReportMetric(float64(samples[len(samples)/2]), "p50-ns")
-	b.ReportMetric(float64(samples[len(samples)*99/100]), "p99-ns")
-	clock := make([]time.Duration, 1000)
-	for i := range clock {
-		t0 := time.Now()
-		clock[i] = time.Since(t0)
-	}
-	slices.Sort(clock)
-	b.ReportMetric(float64(clock[len(clock)/2]), "clock-ns")
+func BenchmarkQueue(b *testing.B) {
+	policytest.Benchmark(b, func(n int) policytest.Queue {
+		p, next := bench(n)
+		return policytest.Queue{Policy: p, Next: next}
+	}, 100, 10000, 100000)
 }
