@@ -125,8 +125,10 @@ func newSandbox(r *route, id sdk.TaskID, now time.Duration, body []byte, args []
 	return sb
 }
 
-// to moves the lifecycle clock; an illegal move is a core bug, so it is
-// logged loudly rather than silently ignored. Caller holds the lock.
+// to moves the lifecycle clock. An illegal move can only be a core bug
+// (the transition table is tested exhaustively and every call site
+// follows it), so it panics rather than serve on with a corrupt lifecycle.
+// Caller holds the lock.
 func (sb *Sandbox) to(s State, now time.Duration) {
 	from := sb.clock.State()
 	if err := sb.clock.To(s, now); err != nil {
@@ -181,7 +183,7 @@ func (sb *Sandbox) findFuel(mod api.Module) {
 
 // run executes the sandbox on the calling goroutine: wait for a worker,
 // instantiate a fresh module, call _start, release the worker.
-func (sb *Sandbox) run(ctx context.Context, srv *Server) Outcome {
+func (sb *Sandbox) run(ctx context.Context, srv *Server) (out Outcome) {
 	s := srv.sched
 	timer := time.AfterFunc(sb.route.cfg.Timeout, func() { sb.Kill(killTimeout) })
 	defer timer.Stop()
@@ -201,8 +203,12 @@ func (sb *Sandbox) run(ctx context.Context, srv *Server) Outcome {
 	}
 	ok := false
 	defer func() {
-		// finish even if wazero panics (it should not), so the worker
-		// is never lost.
+		// A panic here is a bug (in wazero or the core): the request
+		// still gets its one answer and the worker is released.
+		if r := recover(); r != nil {
+			srv.log.Error("sandbox panicked", "id", sb.task.ID, "route", sb.route.name, "panic", r)
+			out, ok = Outcome{Status: 500, Body: []byte("internal error\n"), Err: fmt.Errorf("panic: %v", r)}, false
+		}
 		s.finish(sb, ok)
 		if ok {
 			sb.route.estimate.Add(sb.task.Ran)
@@ -229,7 +235,7 @@ func (sb *Sandbox) run(ctx context.Context, srv *Server) Outcome {
 		sb.fuelMu.Unlock()
 		mod.Close(ctx)
 	}
-	out := sb.outcome(err)
+	out = sb.outcome(err)
 	ok = out.Status == 200
 	return out
 }

@@ -261,7 +261,18 @@ func (s *scheduler) chargeLocked(sb *Sandbox, now time.Duration) {
 // (switched tells whether another sandbox ran meanwhile), or with
 // errCancelled if sb was cancelled while it waited.
 func (s *scheduler) interrupt(sb *Sandbox) (switched bool, err error) {
+	if !s.decideInterrupt(sb) {
+		return false, nil
+	}
+	return true, s.await(sb)
+}
+
+// decideInterrupt is interrupt's decision, taken under the lock (released by
+// defer, so that a panic cannot leave it held); it reports whether sb gave
+// its worker away.
+func (s *scheduler) decideInterrupt(sb *Sandbox) bool {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	now := s.now()
 	w := sb.worker
 	s.preempt[w].Store(false)
@@ -272,8 +283,7 @@ func (s *scheduler) interrupt(sb *Sandbox) (switched bool, err error) {
 	}
 	if !preempt {
 		sb.sliceStart = now
-		s.mu.Unlock()
-		return false, nil
+		return false
 	}
 	due := sb.sliceStart + s.quantum
 	if due > now {
@@ -288,8 +298,7 @@ func (s *scheduler) interrupt(sb *Sandbox) (switched bool, err error) {
 		s.running[w] = sb
 		sb.sliceStart = now
 		sb.to(StateRunning, now)
-		s.mu.Unlock()
-		return false, nil
+		return false
 	}
 	if next != nil {
 		s.grantLocked(w, next, now, due)
@@ -299,8 +308,7 @@ func (s *scheduler) interrupt(sb *Sandbox) (switched bool, err error) {
 		s.metrics.preemptions.Inc()
 	}
 	sb.holding = false
-	s.mu.Unlock()
-	return true, s.await(sb)
+	return true
 }
 
 // await parks sb's goroutine until a worker is granted or sb is killed.
@@ -319,21 +327,29 @@ func (s *scheduler) await(sb *Sandbox) error {
 		return nil
 	case <-sb.killed:
 	}
-	s.mu.Lock()
-	if _, held := s.queued[sb.task.ID]; held {
-		delete(s.queued, sb.task.ID)
-		s.leaveLocked(sb, sdk.Cancelled)
-		sb.to(StateError, s.now())
-		s.mu.Unlock()
+	if s.cancelQueued(sb) {
 		return errCancelled
 	}
-	s.mu.Unlock()
 	// Granted, dropped or shed just before the kill.
 	if err := verdict(<-sb.wake); err != nil {
 		return err
 	}
 	sb.holding = true
 	return nil
+}
+
+// cancelQueued takes a killed sb out of the queue if the policy
+// still holds it.
+func (s *scheduler) cancelQueued(sb *Sandbox) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, held := s.queued[sb.task.ID]; !held {
+		return false
+	}
+	delete(s.queued, sb.task.ID)
+	s.leaveLocked(sb, sdk.Cancelled)
+	sb.to(StateError, s.now())
+	return true
 }
 
 // verdict maps what a sandbox received on its wake channel to an error
@@ -387,19 +403,27 @@ func (s *scheduler) block(sb *Sandbox) {
 // unblock queues sb again after a waiting host call and parks until it
 // holds a worker.
 func (s *scheduler) unblock(sb *Sandbox) error {
+	if !s.requeue(sb) {
+		return errCancelled
+	}
+	return s.await(sb)
+}
+
+// requeue makes a blocked sb runnable again, or, if it was killed
+// meanwhile, ends it (it holds no worker).
+func (s *scheduler) requeue(sb *Sandbox) bool {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	now := s.now()
 	if sb.state() == StateBlocked && sb.kill.Load() == killNone {
 		sb.to(StateRunnable, now)
 		s.enqueueLocked(sb, sdk.Woke, now)
 		s.kickLocked(sb, now)
-		s.mu.Unlock()
-		return s.await(sb)
+		return true
 	}
 	s.leaveLocked(sb, sdk.Failed) // killed while blocked: it held no worker
 	sb.to(StateError, now)
-	s.mu.Unlock()
-	return errCancelled
+	return false
 }
 
 // finish runs on sb's goroutine when its Wasm returned, trapped or was
