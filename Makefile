@@ -35,7 +35,7 @@ bench: bench-go
 	@$(MAKE) --no-print-directory bench-policies
 
 bench-go:
-	$(GO) test -run '^$$' -bench . -benchtime 2s ./core/... ./plugins/...
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./core/... ./plugins/... ./sdk/...
 
 # The bundled bimodal workload on four policies, a few seconds each: a table
 # on stdout; CSV, JSON and charts under results/ (git-ignored).
