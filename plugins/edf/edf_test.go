@@ -18,26 +18,22 @@ func TestConformance(t *testing.T) {
 }
 
 // op is one call in a table-driven test.
-type op struct {
-	kind string   // "enq", "pre" (Enqueue Preempted), "cancel", "done" (Dequeue Completed), "next", "intr", "would"
-	t    sdk.Task // enq, pre: the task; intr, would: cur
-	a    sdk.Task // would: arriving
-}
+type op = policytest.Op
 
 func enq(id sdk.TaskID, deadline, arrival time.Duration) op {
-	return op{kind: "enq", t: sdk.Task{ID: id, Deadline: deadline, Arrival: arrival}}
+	return op{Kind: "enq", Task: sdk.Task{ID: id, Deadline: deadline, Arrival: arrival}}
 }
 func pre(id sdk.TaskID, deadline, arrival time.Duration) op {
-	return op{kind: "pre", t: sdk.Task{ID: id, Deadline: deadline, Arrival: arrival}}
+	return op{Kind: "pre", Task: sdk.Task{ID: id, Deadline: deadline, Arrival: arrival}}
 }
-func cancel(id sdk.TaskID) op { return op{kind: "cancel", t: sdk.Task{ID: id}} }
-func done(id sdk.TaskID) op   { return op{kind: "done", t: sdk.Task{ID: id}} }
-func next() op                { return op{kind: "next"} }
+func cancel(id sdk.TaskID) op { return op{Kind: "cancel", Task: sdk.Task{ID: id}} }
+func done(id sdk.TaskID) op   { return op{Kind: "done", Task: sdk.Task{ID: id}} }
+func next() op                { return op{Kind: "next"} }
 func intr(id sdk.TaskID, deadline time.Duration) op {
-	return op{kind: "intr", t: sdk.Task{ID: id, Deadline: deadline}}
+	return op{Kind: "intr", Task: sdk.Task{ID: id, Deadline: deadline}}
 }
 func would(cur, arriving time.Duration) op {
-	return op{kind: "would", t: sdk.Task{ID: 1000, Deadline: cur}, a: sdk.Task{ID: 1001, Deadline: arriving}}
+	return op{Kind: "would", Task: sdk.Task{ID: 1000, Deadline: cur}, Arriving: sdk.Task{ID: 1001, Deadline: arriving}}
 }
 
 func TestOrder(t *testing.T) {
@@ -82,31 +78,7 @@ func TestOrder(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := New()
-			var got []sdk.TaskID
-			var yes []bool
-			for _, o := range tt.ops {
-				switch o.kind {
-				case "enq":
-					e.Enqueue(o.t, sdk.Arrived)
-				case "pre":
-					e.Enqueue(o.t, sdk.Preempted)
-				case "cancel":
-					e.Dequeue(o.t.ID, sdk.Cancelled)
-				case "done":
-					e.Dequeue(o.t.ID, sdk.Completed)
-				case "next":
-					id, ok := e.GetNext(0, 0)
-					if !ok {
-						id = 0
-					}
-					got = append(got, id)
-				case "intr":
-					yes = append(yes, e.OnInterrupt(0, o.t, 0))
-				case "would":
-					yes = append(yes, e.WouldPreempt(0, o.t, o.a))
-				}
-			}
+			got, yes := policytest.Replay(New(), tt.ops)
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("GetNext order %v, want %v", got, tt.want)
 			}

@@ -18,11 +18,7 @@ func TestConformance(t *testing.T) {
 }
 
 // op is one call in a table-driven test.
-type op struct {
-	kind string   // "enq", "pre" (Enqueue Preempted), "cancel", "done" (Dequeue Completed), "next", "intr", "would"
-	t    sdk.Task // enq, pre: the task; intr, would: cur
-	a    sdk.Task // would: arriving
-}
+type op = policytest.Op
 
 // task builds a task; durations are in ms.
 func task(id sdk.TaskID, expected, ran, arrival time.Duration) sdk.Task {
@@ -32,18 +28,18 @@ func task(id sdk.TaskID, expected, ran, arrival time.Duration) sdk.Task {
 const ms = time.Millisecond
 
 func enq(id sdk.TaskID, expected, ran, arrival time.Duration) op {
-	return op{kind: "enq", t: task(id, expected, ran, arrival)}
+	return op{Kind: "enq", Task: task(id, expected, ran, arrival)}
 }
 func pre(id sdk.TaskID, expected, ran, arrival time.Duration) op {
-	return op{kind: "pre", t: task(id, expected, ran, arrival)}
+	return op{Kind: "pre", Task: task(id, expected, ran, arrival)}
 }
-func cancel(id sdk.TaskID) op { return op{kind: "cancel", t: sdk.Task{ID: id}} }
-func done(id sdk.TaskID) op   { return op{kind: "done", t: sdk.Task{ID: id}} }
-func next() op                { return op{kind: "next"} }
+func cancel(id sdk.TaskID) op { return op{Kind: "cancel", Task: sdk.Task{ID: id}} }
+func done(id sdk.TaskID) op   { return op{Kind: "done", Task: sdk.Task{ID: id}} }
+func next() op                { return op{Kind: "next"} }
 func intr(id sdk.TaskID, expected, ran time.Duration) op {
-	return op{kind: "intr", t: task(id, expected, ran, 0)}
+	return op{Kind: "intr", Task: task(id, expected, ran, 0)}
 }
-func would(cur, arriving sdk.Task) op { return op{kind: "would", t: cur, a: arriving} }
+func would(cur, arriving sdk.Task) op { return op{Kind: "would", Task: cur, Arriving: arriving} }
 
 func TestOrder(t *testing.T) {
 	tests := []struct {
@@ -86,7 +82,7 @@ func TestOrder(t *testing.T) {
 			},
 			nil, []bool{true, false, true, false, false}},
 		{"deadlines are ignored",
-			[]op{{kind: "enq", t: sdk.Task{ID: 1, Deadline: ms, Expected: 10 * ms}}, {kind: "enq", t: sdk.Task{ID: 2, Deadline: time.Hour, Expected: ms}},
+			[]op{{Kind: "enq", Task: sdk.Task{ID: 1, Deadline: ms, Expected: 10 * ms}}, {Kind: "enq", Task: sdk.Task{ID: 2, Deadline: time.Hour, Expected: ms}},
 				next(), next()},
 			[]sdk.TaskID{2, 1}, nil},
 		{"cancel in the middle of the heap",
@@ -102,31 +98,7 @@ func TestOrder(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := New()
-			var got []sdk.TaskID
-			var yes []bool
-			for _, o := range tt.ops {
-				switch o.kind {
-				case "enq":
-					s.Enqueue(o.t, sdk.Arrived)
-				case "pre":
-					s.Enqueue(o.t, sdk.Preempted)
-				case "cancel":
-					s.Dequeue(o.t.ID, sdk.Cancelled)
-				case "done":
-					s.Dequeue(o.t.ID, sdk.Completed)
-				case "next":
-					id, ok := s.GetNext(0, 0)
-					if !ok {
-						id = 0
-					}
-					got = append(got, id)
-				case "intr":
-					yes = append(yes, s.OnInterrupt(0, o.t, 0))
-				case "would":
-					yes = append(yes, s.WouldPreempt(0, o.t, o.a))
-				}
-			}
+			got, yes := policytest.Replay(New(), tt.ops)
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("GetNext order %v, want %v", got, tt.want)
 			}

@@ -238,31 +238,11 @@ func TestCapabilities(t *testing.T) {
 	} {
 		t.Run(tt.mode, func(t *testing.T) {
 			c := launch(t, tt.mode, LaunchOptions{})
-			if got := capsOfAny(c.Policy()); got != tt.want {
+			if got := capsOf(c.Policy()); got != tt.want {
 				t.Fatalf("the host sees %v, want %v", got.names(), tt.want.names())
 			}
 		})
 	}
-}
-
-func capsOfAny(p any) caps {
-	var c caps
-	if _, ok := p.(sdk.Charger); ok {
-		c |= capCharger
-	}
-	if _, ok := p.(sdk.Configurer); ok {
-		c |= capConfigurer
-	}
-	if _, ok := p.(sdk.Admitter); ok {
-		c |= capAdmitter
-	}
-	if _, ok := p.(sdk.Shedder); ok {
-		c |= capShedder
-	}
-	if _, ok := p.(sdk.Reporter); ok {
-		c |= capReporter
-	}
-	return c
 }
 
 // Every subset of the optional interfaces gets a wrapper with exactly
@@ -270,7 +250,7 @@ func capsOfAny(p any) caps {
 func TestWrap(t *testing.T) {
 	for cs := caps(0); cs <= capAll; cs++ {
 		p := wrap(&Client{}, cs)
-		if got := capsOfAny(p); got != cs {
+		if got := capsOf(p); got != cs {
 			t.Errorf("wrap(%v) implements %v", cs.names(), got.names())
 		}
 		if _, ok := p.(sdk.Policy); !ok {
