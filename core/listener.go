@@ -99,9 +99,9 @@ func (s *Server) complete(sb *Sandbox, out Outcome) {
 		sb.to(StateComplete, now)
 	}
 	task := sb.task
-	clock := sb.clock
+	clock := sb.clock // its state is final
 	s.sched.mu.Unlock()
-	defer s.forget(sb)
+	defer s.states[clock.State()].Add(-1)
 
 	latency := now - task.Arrival
 	r := sb.route

@@ -37,6 +37,7 @@ type scheduler struct {
 	running   []*Sandbox              // per worker; nil when idle
 	queued    map[sdk.TaskID]*Sandbox // sandboxes the policy holds
 	stats     schedStats
+	recording atomic.Bool // stats' slices are being filled (tests, benchmarks)
 }
 
 // schedStats are counters read by tests and benchmarks.
@@ -52,8 +53,7 @@ type schedStats struct {
 	Finished []string
 	// Events, when recording, lists arrivals ("+route") and finishes
 	// ("-route") in the order they happened.
-	Events    []string
-	recording bool
+	Events []string
 }
 
 func newScheduler(p sdk.Policy, workers int, quantum time.Duration, preemption bool, now func() time.Duration, log *slog.Logger) *scheduler {
@@ -87,7 +87,7 @@ func (s *scheduler) submit(sb *Sandbox) error {
 		return errRefused
 	}
 	sb.to(StateRunnable, now)
-	if s.stats.recording {
+	if s.recording.Load() {
 		s.stats.Events = append(s.stats.Events, "+"+sb.task.Route)
 	}
 	s.enqueueLocked(sb, sdk.Arrived, now)
@@ -377,13 +377,11 @@ func (s *scheduler) leaveLocked(sb *Sandbox, why sdk.DequeueReason) {
 }
 
 func (s *scheduler) recordSwitch(sb *Sandbox) {
-	if sb.switchDue < 0 {
-		return
+	if sb.switchDue < 0 || !s.recording.Load() {
+		return // not a switch after a quantum, or nobody is measuring
 	}
 	s.mu.Lock()
-	if s.stats.recording {
-		s.stats.SwitchDelays = append(s.stats.SwitchDelays, s.now()-sb.switchDue)
-	}
+	s.stats.SwitchDelays = append(s.stats.SwitchDelays, s.now()-sb.switchDue)
 	s.mu.Unlock()
 }
 
@@ -446,7 +444,7 @@ func (s *scheduler) finish(sb *Sandbox, ok bool) {
 		why, st = sdk.Failed, StateError
 	}
 	sb.to(st, now)
-	if s.stats.recording {
+	if s.recording.Load() {
 		s.stats.Finished = append(s.stats.Finished, sb.task.Route)
 		s.stats.Events = append(s.stats.Events, "-"+sb.task.Route)
 	}
@@ -474,9 +472,5 @@ func (s *scheduler) snapshot() schedStats {
 	return st
 }
 
-// record turns on the recording of SwitchDelays and Finished.
-func (s *scheduler) record() {
-	s.mu.Lock()
-	s.stats.recording = true
-	s.mu.Unlock()
-}
+// record turns on the recording of SwitchDelays, Finished and Events.
+func (s *scheduler) record() { s.recording.Store(true) }
