@@ -78,11 +78,14 @@ type Runtime struct {
 // Plugin is a [[plugin]]: a policy served by an external program.
 type Plugin struct {
 	Name string `toml:"name,required,label"`
-	// Path is the program; a relative path in the file is resolved
-	// against the config file's directory.
+	// Path is the program, made absolute: a relative path in the file is
+	// resolved against the config file's directory, never looked up in
+	// $PATH. CheckPlugins checks that it is an executable file.
 	Path string `toml:"path,required"`
 	// SHA256 is the program's expected digest in hex, or "" to not check.
 	SHA256 string `toml:"sha256"`
+
+	written string // Path as written in the file, for messages
 }
 
 // Tenant is a [[tenant]]: a named set of routes served on one port.
@@ -200,7 +203,8 @@ func (c *Config) defaults(dir string) {
 	}
 	for i := range c.Plugins {
 		if p := &c.Plugins[i]; p.Path != "" {
-			p.Path = resolve(dir, p.Path)
+			p.written = p.Path
+			p.Path = resolveProgram(dir, p.Path)
 		}
 	}
 	for ti := range c.Tenants {
@@ -248,6 +252,22 @@ func resolve(dir, p string) string {
 		return p
 	}
 	return filepath.Join(dir, filepath.FromSlash(p))
+}
+
+// resolveProgram resolves a program's path like resolve, then makes it
+// absolute: exec.Command looks a name without a separator up in $PATH, and
+// filepath.Join(".", "./true") is "true", which would run /usr/bin/true
+// instead of the file next to a config in the working directory.
+func resolveProgram(dir, p string) string {
+	p = resolve(dir, p)
+	if abs, err := filepath.Abs(p); err == nil {
+		return abs
+	}
+	if filepath.IsAbs(p) {
+		return p
+	}
+	// No working directory to make it absolute: "./" still keeps $PATH out.
+	return "." + string(filepath.Separator) + p
 }
 
 // has reports whether the key at path is written in the file.

@@ -333,9 +333,14 @@ memory_limit = "128KiB"
 	if c.Runtime != wantRuntime {
 		t.Errorf("runtime:\n%+v\nwant\n%+v", c.Runtime, wantRuntime)
 	}
+	cwd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
 	wantPlugins := []Plugin{
-		{Name: "llf", Path: filepath.Join("conf", "bin", "llf-policy"), SHA256: "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"},
-		{Name: "abs", Path: "/opt/abs"},
+		{Name: "llf", Path: filepath.Join(cwd, "conf", "bin", "llf-policy"), SHA256: "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855",
+			written: "./bin/llf-policy"},
+		{Name: "abs", Path: "/opt/abs", written: "/opt/abs"},
 	}
 	if !reflect.DeepEqual(c.Plugins, wantPlugins) {
 		t.Errorf("plugins:\n%+v\nwant\n%+v", c.Plugins, wantPlugins)

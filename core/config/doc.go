@@ -13,7 +13,10 @@
 //
 // Where gives the same "file:line" to the core for what only it can check
 // (an unknown policy, a module that does not compile). Override applies
-// command-line settings.
+// command-line settings. CheckPlugins checks, in the same format, that
+// plugin programs exist and are executable: Parse leaves that to the
+// commands, since a config may declare a plugin that is not built and
+// that it does not use.
 //
 // How it works: toml parses the file into a map (and reports syntax errors
 // and duplicate keys); a small locator (locate.go) finds the line of every
