@@ -2,11 +2,17 @@ package core
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
+	"strconv"
+	"time"
 
+	"github.com/gosledge/gosledge/core/config"
 	"github.com/gosledge/gosledge/sdk"
+	"github.com/gosledge/gosledge/sdk/plugin"
 )
 
 // A faulty policy is replaced, like sched_ext ejects a stalled BPF
@@ -21,6 +27,26 @@ type pluginGuard struct {
 	err      func() error // the plugin's first fault, or nil
 	kill     func()       // stops the plugin process
 	fallback func() (sdk.Policy, error)
+	// ejected, if set, is told of the ejection, under the scheduler lock.
+	ejected func(Fallback)
+	// decisions counts the plugin's answers found sound (lock).
+	decisions uint64
+}
+
+// Fallback records the ejection of a failed policy plugin, so that what
+// was measured under it can say which policy really ran (Server.Fallbacks).
+type Fallback struct {
+	Time   time.Time // when the fault was noticed (with a monotonic reading)
+	Plugin string    // the [[plugin]] name
+	To     string    // the built-in that took over (runtime.plugin_fallback)
+	Cause  error     // the plugin's fault
+	// Decisions counts the plugin's answers the core had accepted before:
+	// one per checked call (Enqueue, GetNext, OnInterrupt, Dequeue, …),
+	// one per round of WouldPreempt questions on an arrival.
+	Decisions uint64
+	// Requests counts the requests the server had received before, every
+	// one of which the plugin was shown.
+	Requests uint64
 }
 
 var errUnheldTask = errors.New("answered with a task it does not hold")
@@ -42,6 +68,7 @@ func (s *scheduler) faultedLocked() bool {
 	}
 	err := s.guard.err()
 	if err == nil {
+		s.guard.decisions++
 		return false
 	}
 	s.ejectLocked(err)
@@ -62,6 +89,9 @@ func (s *scheduler) ejectLocked(cause error) {
 		"fallback", next.Name(), "queued", len(s.queued))
 	if s.metrics != nil {
 		s.metrics.fallbacks.Inc()
+	}
+	if g.ejected != nil {
+		g.ejected(Fallback{Time: time.Now(), Plugin: g.name, To: next.Name(), Cause: cause, Decisions: g.decisions})
 	}
 	go g.kill() // may wait for the process to exit; not under the lock
 	s.setPolicyLocked(next)
@@ -89,4 +119,36 @@ func (s *scheduler) faultLocked(cause error) bool {
 	}
 	s.ejectLocked(cause)
 	return true
+}
+
+// PluginInfo is what a [[plugin]] says of itself when it starts.
+type PluginInfo struct {
+	Name     string // the [[plugin]] name
+	Path     string // its program, absolute
+	Policy   string // its policy's Name()
+	Protocol int    // the protocol version it speaks
+}
+
+// ProbePlugin starts the [[plugin]] of cfg called name, checks its program
+// (cfg.CheckPlugins), handshake and protocol version, asks its policy's
+// name, and stops it. Commands call it so that a plugin that cannot start
+// is reported, at its file:line, before anything depends on it. The
+// plugin's output and the client's messages go to log.
+func ProbePlugin(ctx context.Context, cfg *config.Config, name string, log *slog.Logger) (PluginInfo, error) {
+	i := slices.IndexFunc(cfg.Plugins, func(p config.Plugin) bool { return p.Name == name })
+	if i < 0 {
+		return PluginInfo{}, fmt.Errorf("%s: no [[plugin]] named %q", cfg.File, name)
+	}
+	if err := cfg.CheckPlugins(name); err != nil {
+		return PluginInfo{}, err
+	}
+	pc := cfg.Plugins[i]
+	c, err := plugin.Launch(ctx, pc.Name, pc.Path, plugin.LaunchOptions{
+		Logger: log, SHA256: pc.SHA256, CallTimeout: cfg.Runtime.PluginTimeout,
+	})
+	if err != nil {
+		return PluginInfo{}, fmt.Errorf("%s: %w", cfg.Where("plugin", strconv.Itoa(i), "path"), err)
+	}
+	defer c.Kill()
+	return PluginInfo{Name: pc.Name, Path: pc.Path, Policy: c.Policy().Name(), Protocol: c.ProtocolVersion()}, nil
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"reflect"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -44,6 +45,9 @@ type Server struct {
 	perf    *perfLog   // nil unless runtime.perf_log is set
 
 	killPlugin func() // stops the policy plugin process; nil for a built-in
+
+	fallbackMu sync.Mutex
+	fallbacks  []Fallback
 
 	nextID atomic.Uint64
 	states [numStates]atomic.Int64 // live sandboxes per state
@@ -92,6 +96,24 @@ func (s *Server) RouteStats(tenant, path string) (RouteStats, bool) {
 	return RouteStats{}, false
 }
 
+// Fallbacks lists, oldest first, the times the policy plugin failed and
+// was replaced by runtime.plugin_fallback; empty for a built-in or a
+// plugin that never failed. The fallback is a built-in, so there is at
+// most one today. Benchmarks use it to say which policy they measured.
+func (s *Server) Fallbacks() []Fallback {
+	s.fallbackMu.Lock()
+	defer s.fallbackMu.Unlock()
+	return slices.Clone(s.fallbacks)
+}
+
+// recordFallback keeps fb for Fallbacks; it runs under the scheduler lock.
+func (s *Server) recordFallback(fb Fallback) {
+	fb.Requests = s.nextID.Load()
+	s.fallbackMu.Lock()
+	s.fallbacks = append(s.fallbacks, fb)
+	s.fallbackMu.Unlock()
+}
+
 // New compiles every route's module and binds every tenant's port (and the
 // metrics listener). Nothing is served until Run.
 func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) {
@@ -100,6 +122,13 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	}
 	if opt.Policies == nil {
 		opt.Policies = plugins.Builtins()
+	}
+	if !opt.Policies.Has(cfg.Runtime.Policy) {
+		// Before launching: a missing or non-executable program gets
+		// its file:line rather than the error of fork/exec.
+		if err := cfg.CheckPlugins(cfg.Runtime.Policy); err != nil {
+			return nil, err
+		}
 	}
 	policy, guard, killPlugin, err := resolvePolicy(ctx, cfg, opt.Policies, opt.Logger)
 	if err != nil {
@@ -123,6 +152,9 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	s.sched = newScheduler(policy, cfg.Runtime.Workers, cfg.Runtime.Quantum, cfg.Runtime.Preemption, s.now, s.log)
 	s.sched.maxQueue = cfg.Runtime.MaxQueue
 	s.sched.guard = guard
+	if guard != nil {
+		guard.ejected = s.recordFallback
+	}
 	if c, ok := policy.(sdk.Configurer); ok {
 		if err := c.Configure(cfg.Runtime.Workers, tenantConfigs(cfg)); err != nil {
 			s.close(ctx)
