@@ -17,7 +17,6 @@ import (
 	"github.com/gosledge/gosledge/core/config"
 	"github.com/gosledge/gosledge/examples"
 	"github.com/gosledge/gosledge/plugins"
-	"github.com/gosledge/gosledge/sdk/plugin"
 )
 
 // version is set by -ldflags "-X main.version=..."; otherwise the module
@@ -194,8 +193,14 @@ func validate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var errs []error
 	if !plugins.Builtins().Has(cfg.Runtime.Policy) && !cfg.HasPlugin(cfg.Runtime.Policy) {
-		return fmt.Errorf("%s: key \"policy\": unknown policy %q", cfg.Where("runtime", "policy"), cfg.Runtime.Policy)
+		errs = append(errs, fmt.Errorf("%s: key \"policy\": unknown policy %q", cfg.Where("runtime", "policy"), cfg.Runtime.Policy))
+	}
+	// Every declared plugin, used or not: serve checks only the one it
+	// starts, and a plugin may be chosen with --policy.
+	if err := errors.Join(append(errs, cfg.CheckPlugins())...); err != nil {
+		return err
 	}
 	routes := 0
 	for _, t := range cfg.Tenants {
@@ -222,20 +227,22 @@ func policies(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	// Start each plugin to ask it its protocol version: a binary that
-	// does not start or speaks another protocol shows here, not at serve.
+	// does not start or speaks another protocol shows here, not at serve,
+	// and fails the command so that scripts notice.
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	var errs []error
 	for _, p := range cfg.Plugins {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		c, err := plugin.Launch(ctx, p.Name, p.Path, plugin.LaunchOptions{SHA256: p.SHA256,
-			Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+		info, err := core.ProbePlugin(ctx, cfg, p.Name, log)
 		cancel()
 		if err != nil {
-			fmt.Fprintf(stdout, "%-10s plugin %s: %v\n", p.Name, p.Path, err)
+			fmt.Fprintf(stdout, "%-10s plugin %s: does not start\n", p.Name, p.Path)
+			errs = append(errs, err)
 			continue
 		}
-		fmt.Fprintf(stdout, "%-10s plugin %s (policy %q, protocol %d)\n", p.Name, p.Path, c.Policy().Name(), c.ProtocolVersion())
-		c.Kill()
+		fmt.Fprintf(stdout, "%-10s plugin %s (policy %q, protocol %d)\n", p.Name, p.Path, info.Policy, info.Protocol)
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {

@@ -239,3 +239,110 @@ func TestCommands(t *testing.T) {
 		})
 	}
 }
+
+var (
+	testpluginOnce sync.Once
+	testpluginBin  string
+	testpluginErr  error
+)
+
+// testplugin builds sdk/plugin's test plugin once and returns a script
+// that runs it in mode (a [[plugin]] has a path but no arguments).
+func testplugin(t *testing.T, mode string) string {
+	t.Helper()
+	testpluginOnce.Do(func() {
+		testpluginBin = filepath.Join(filepath.Dir(sledgeBin), "testplugin")
+		out, err := exec.Command("go", "build", "-o", testpluginBin, "../../sdk/plugin/internal/testplugin").CombinedOutput()
+		if err != nil {
+			testpluginErr = fmt.Errorf("building testplugin: %v\n%s", err, out)
+		}
+	})
+	if testpluginErr != nil {
+		t.Fatal(testpluginErr)
+	}
+	return script(t, fmt.Sprintf("exec %q %s \"$@\"", testpluginBin, mode))
+}
+
+// script writes an executable shell script running body.
+func script(t *testing.T, body string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "plugin")
+	if err := os.WriteFile(path, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// lineOf is the 1-based line of the first line of file containing s.
+func lineOf(t *testing.T, file, s string) int {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := strings.Index(string(data), s)
+	if i < 0 {
+		t.Fatalf("%s has no %q", file, s)
+	}
+	return 1 + strings.Count(string(data[:i]), "\n")
+}
+
+// TestPluginCommands: validate reports each way a plugin's program is
+// unusable at the path key's line; policies exits non-zero when a
+// configured plugin does not start, and zero when every one does.
+func TestPluginCommands(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		setup func(t *testing.T, dir string) string // returns the path to write
+		cmd   string
+		code  int
+		out   string // in stdout
+		err   string // in stderr, after "gosledge.toml:LINE: plugin \"p\": key \"path\": "
+	}{
+		{"missing", func(*testing.T, string) string { return "./nope" }, "validate", 1, "", `"./nope" (`},
+		{"directory", func(t *testing.T, dir string) string { os.Mkdir(filepath.Join(dir, "bin"), 0o755); return "bin" }, "validate", 1, "", "is a directory, not a program"},
+		{"not executable", func(t *testing.T, dir string) string {
+			os.WriteFile(filepath.Join(dir, "p.sh"), []byte("#!/bin/sh\n"), 0o644)
+			return "p.sh"
+		}, "validate", 1, "", "not executable (mode -rw-r--r--)"},
+		{"executable", func(t *testing.T, dir string) string { return script(t, "exit 1") }, "validate", 0, "ok (1 tenants", ""},
+		{"exits at start", func(t *testing.T, dir string) string { return script(t, "exit 1") }, "policies", 1, "p          plugin ", ""},
+		{"missing at policies", func(*testing.T, string) string { return "./nope" }, "policies", 1, "does not start", "no such file"},
+		{"starts", func(t *testing.T, dir string) string { return testplugin(t, "fifo") }, "policies", 0, `(policy "test-fifo", protocol `, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path, _ := writeConfig(t, dir, fmt.Sprintf("\n[[plugin]]\nname = \"p\"\npath = %q\n", tc.setup(t, dir)))
+			var stdout, stderr bytes.Buffer
+			code := run([]string{tc.cmd, "--config", path}, &stdout, &stderr)
+			want := ""
+			if tc.err != "" {
+				want = fmt.Sprintf("gosledge.toml:%d: plugin \"p\": key \"path\": ", lineOf(t, path, "name = \"p\"")+1)
+			}
+			if code != tc.code || !strings.Contains(stdout.String(), tc.out) || !strings.Contains(stderr.String(), want) ||
+				!strings.Contains(stderr.String(), tc.err) {
+				t.Errorf("exit %d, stdout %q, stderr %q; want %d, %q, %q%s", code, stdout.String(), stderr.String(), tc.code, tc.out, want, tc.err)
+			}
+		})
+	}
+}
+
+// TestPluginPathNotInPATH: with the config in the working directory,
+// path = "./true" and no such file, sledge reports the missing file; it
+// does not run /usr/bin/true (which it used to, through $PATH).
+func TestPluginPathNotInPATH(t *testing.T) {
+	if _, err := exec.LookPath("true"); err != nil {
+		t.Skip("no true in $PATH to be confused with")
+	}
+	dir := t.TempDir()
+	writeConfig(t, dir, "\n[[plugin]]\nname = \"p\"\npath = \"./true\"\n")
+	for _, args := range [][]string{{"validate"}, {"policies"}, {"serve", "--policy", "p"}} {
+		cmd := exec.Command(sledgeBin, append(args, "--config", "gosledge.toml")...)
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		want := fmt.Sprintf(`"./true" (%s): no such file`, filepath.Join(dir, "true"))
+		if err == nil || !strings.Contains(string(out), want) {
+			t.Errorf("sledge %s: %v\n%s\nwant an error saying %s", strings.Join(args, " "), err, out, want)
+		}
+	}
+}
