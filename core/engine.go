@@ -35,7 +35,8 @@ const features = api.CoreFeaturesV2 | experimental.CoreFeaturesThreads | experim
 // the WASI and yield host modules, and the compiled, instrumented module of
 // every distinct (binary, memory limit).
 type engine struct {
-	rt wazero.Runtime
+	rt  wazero.Runtime
+	mem *memoryPool // nil: wazero allocates linear memories itself
 
 	mu       sync.Mutex
 	compiled map[moduleKey]wazero.CompiledModule
@@ -74,7 +75,7 @@ func newEngine(ctx context.Context, cacheDir string, yield api.GoModuleFunc) (*e
 		rt.Close(ctx)
 		return nil, fmt.Errorf("instantiate %s host module: %w", yieldModule, err)
 	}
-	return &engine{rt: rt, compiled: map[moduleKey]wazero.CompiledModule{}}, nil
+	return &engine{rt: rt, mem: newMemoryPool(), compiled: map[moduleKey]wazero.CompiledModule{}}, nil
 }
 
 // compile instruments wasm (capping its memory at memoryLimit bytes) and
@@ -111,5 +112,9 @@ func (e *engine) compile(ctx context.Context, name string, wasm []byte, memoryLi
 
 // close releases the runtime and every compiled module.
 func (e *engine) close(ctx context.Context) error {
-	return e.rt.Close(ctx)
+	err := e.rt.Close(ctx)
+	if e.mem != nil {
+		e.mem.close()
+	}
+	return err
 }

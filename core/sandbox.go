@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/gosledge/gosledge/sdk"
@@ -38,6 +39,7 @@ const (
 	goschedInterval = 200 * time.Microsecond
 	minFuel         = 16
 	maxFuel         = 1 << 24
+	maxFuelGrowth   = 8
 )
 
 var (
@@ -86,9 +88,11 @@ type Sandbox struct {
 
 	fuelMu     sync.Mutex
 	fuelGlobal api.MutableGlobal // the instance's fuel, once its first yield found it
+	raised     atomic.Bool       // a raise cut the current stretch short: do not calibrate on it
 
 	stdout limitedBuffer
 	stderr limitedBuffer
+	memory memoryLease // its linear memory, from the engine's pool
 }
 
 // Outcome is how a sandbox ended.
@@ -168,6 +172,7 @@ func (sb *Sandbox) raise() {
 	sb.fuelMu.Lock()
 	if sb.fuelGlobal != nil {
 		sb.fuelGlobal.Set(0)
+		sb.raised.Store(true)
 	}
 	sb.fuelMu.Unlock()
 }
@@ -217,9 +222,6 @@ func (sb *Sandbox) run(ctx context.Context, srv *Server) (out Outcome) {
 	if sb.kill.Load() != killNone {
 		return sb.killedOutcome(errCancelled)
 	}
-	now := s.now()
-	sb.lastYield, sb.lastGosched = now, now
-
 	cfg := sb.route.moduleConfig.
 		WithStdin(bytes.NewReader(sb.body)).
 		WithStdout(&sb.stdout).
@@ -227,8 +229,19 @@ func (sb *Sandbox) run(ctx context.Context, srv *Server) (out Outcome) {
 		WithArgs(append([]string{sb.route.cfg.Path}, sb.args...)...).
 		WithNanosleep(func(ns int64) { sb.sleep(srv, time.Duration(ns)) })
 	ctx = context.WithValue(ctx, sandboxKey{}, sb)
+	if pool := srv.engine.mem; pool != nil {
+		sb.memory.pool = pool
+		ctx = experimental.WithMemoryAllocator(ctx, &sb.memory)
+		defer sb.memory.release() // after Close below, or after a failed instantiation
+	}
+	// The clock starts now, at the first instruction of the guest's
+	// stretch; instantiation counted in the first stretch made the first
+	// calibration think the guest slow, and fuel never recovered.
+	now := s.now()
+	sb.lastYield, sb.lastGosched = now, now
 	mod, err := srv.engine.rt.InstantiateModule(ctx, sb.route.module, cfg)
 	if err == nil {
+		sb.lastYield = s.now()
 		_, err = mod.ExportedFunction("_start").Call(ctx)
 		sb.fuelMu.Lock()
 		sb.fuelGlobal = nil // no raise may touch a closed instance
@@ -310,12 +323,28 @@ func yield(ctx context.Context, mod api.Module, stack []uint64) {
 		sb.lastGosched = now
 	}
 	// Calibrate only on a full stretch of fuel: a raise cut this one short.
-	if elapsed := now - sb.lastYield; calibrate && elapsed > yieldInterval/8 {
-		f := int64(sb.fuel) * int64(yieldInterval) / int64(elapsed)
-		sb.fuel = int32(min(max(f, minFuel), maxFuel))
+	if sb.raised.Swap(false) {
+		calibrate = false
+	}
+	if calibrate {
+		sb.fuel = nextFuel(sb.fuel, now-sb.lastYield)
 	}
 	sb.lastYield = now
 	stack[0] = uint64(sb.fuel)
+}
+
+// nextFuel scales fuel so that the next stretch lasts about yieldInterval,
+// given that the last stretch of fuel safepoints took elapsed. Growth is
+// at most maxFuelGrowth per yield, so one stretch measured too short (a
+// coarse clock, a cache-hot burst) cannot make the next one unbounded,
+// and a stretch of any length, however short, is a measurement: fuel that
+// fell too low always climbs back.
+func nextFuel(fuel int32, elapsed time.Duration) int32 {
+	f := int64(fuel) * maxFuelGrowth
+	if elapsed > 0 {
+		f = min(f, int64(fuel)*int64(yieldInterval)/int64(elapsed))
+	}
+	return int32(min(max(f, minFuel), maxFuel))
 }
 
 // sleep implements WASI's clock-based poll_oneoff: the sandbox gives up its

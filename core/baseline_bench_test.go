@@ -1,0 +1,258 @@
+package core
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/gosledge/gosledge/core/config"
+)
+
+// The bare baseline: what gosledge is measured against. net/http, one
+// wazero runtime, a fresh instance of the uninstrumented echo.wasm per
+// request, no scheduler, no safepoints. Both servers run as child
+// processes of the benchmark (this test binary re-executed), so the CPU
+// per request read from /proc is the server's alone, not the client's.
+
+const benchChildEnv = "GOSLEDGE_BENCH_CHILD"
+
+// TestBenchChild is not a test: it is the server side of
+// BenchmarkEchoVsBare, run in a child process. It prints its address and
+// serves until its stdin closes.
+func TestBenchChild(t *testing.T) {
+	kind := os.Getenv(benchChildEnv)
+	if kind == "" {
+		t.Skip("only run as BenchmarkEchoVsBare's child process")
+	}
+	var addr string
+	switch kind {
+	case "sledge":
+		ts := startServer(t, config.Runtime{Workers: runtime.NumCPU(), Preemption: true}, testRoute(t, "/echo", "echo"))
+		addr = strings.TrimPrefix(ts.url, "http://")
+	case "bare":
+		addr = serveBare(t, exampleWasm(t, "echo"))
+	default:
+		t.Fatalf("%s=%q", benchChildEnv, kind)
+	}
+	fmt.Printf("LISTEN %s\n", addr)
+	io.Copy(io.Discard, os.Stdin) // until the parent closes it
+}
+
+// serveBare serves wasm as the bare baseline on an ephemeral port until t
+// ends and returns its address.
+func serveBare(t testing.TB, wasm []byte) string {
+	ctx := context.Background()
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler().WithCoreFeatures(features))
+	t.Cleanup(func() { rt.Close(ctx) })
+	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
+	mod, err := rt.CompileModule(ctx, wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := wazero.NewModuleConfig().WithName("").WithStartFunctions()
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		var stdout bytes.Buffer
+		m, err := rt.InstantiateModule(r.Context(), mod,
+			base.WithStdin(bytes.NewReader(body)).WithStdout(&stdout).WithArgs(r.URL.Path))
+		if err == nil {
+			_, err = m.ExportedFunction("_start").Call(r.Context())
+			m.Close(r.Context())
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Write(stdout.Bytes())
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
+}
+
+// benchChild is a server process started by the benchmark.
+type benchChild struct {
+	cmd   *exec.Cmd
+	stdin io.Closer
+	url   string
+}
+
+func startBenchChild(b *testing.B, kind string) *benchChild {
+	b.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestBenchChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), benchChildEnv+"="+kind)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	c := &benchChild{cmd: cmd, stdin: stdin}
+	b.Cleanup(func() { stdin.Close(); cmd.Wait() })
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if addr, ok := strings.CutPrefix(sc.Text(), "LISTEN "); ok {
+			c.url = "http://" + addr + "/echo"
+			go io.Copy(io.Discard, stdout)
+			return c
+		}
+	}
+	b.Fatalf("%s child exited before listening", kind)
+	return nil
+}
+
+// cpu is the child's user + system CPU time so far.
+func (c *benchChild) cpu(b *testing.B) time.Duration {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
+	if err != nil {
+		b.Skipf("no /proc: %v", err)
+	}
+	// Fields after the ")" that ends the command name: utime is the 12th, stime the 13th.
+	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * (time.Second / 100) // USER_HZ is 100 on Linux
+}
+
+// echoLoad is one measurement: conns clients posting to url for d.
+type echoLoad struct {
+	conns     int
+	keepAlive bool
+	d         time.Duration
+}
+
+type echoResult struct {
+	rps       float64
+	cpuPerReq time.Duration
+}
+
+func (l echoLoad) run(b *testing.B, c *benchChild) echoResult {
+	tr := &http.Transport{MaxIdleConnsPerHost: l.conns, DisableKeepAlives: !l.keepAlive}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	cpu0, start := c.cpu(b), time.Now()
+	deadline := start.Add(l.d)
+	for range l.conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				resp, err := client.Post(c.url, "text/plain", strings.NewReader("hello"))
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || string(body) != "hello" {
+					b.Errorf("echo: %d %q", resp.StatusCode, body)
+					return
+				}
+				n.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed, cpu := time.Since(start), c.cpu(b)-cpu0
+	return echoResult{rps: float64(n.Load()) / elapsed.Seconds(), cpuPerReq: cpu / time.Duration(max(n.Load(), 1))}
+}
+
+// BenchmarkEchoVsBare serves echo from gosledge and from the bare baseline
+// side by side: for each load (1, 4, 16 connections, keep-alive or not),
+// rounds of one measurement each, alternating which server goes first,
+// and reports medians with the spread (min–max) of the ratio. Run it with
+// -benchtime 1x; -rounds and the duration per measurement come from
+// GOSLEDGE_BENCH_ROUNDS (default 5) and GOSLEDGE_BENCH_SLICE (default 1s).
+func BenchmarkEchoVsBare(b *testing.B) {
+	rounds := envInt("GOSLEDGE_BENCH_ROUNDS", 5)
+	slice := time.Second
+	if d, err := time.ParseDuration(os.Getenv("GOSLEDGE_BENCH_SLICE")); err == nil {
+		slice = d
+	}
+	sledge, bare := startBenchChild(b, "sledge"), startBenchChild(b, "bare")
+	for _, conns := range []int{1, 4, 16} {
+		for _, ka := range []bool{true, false} {
+			load := echoLoad{conns: conns, keepAlive: ka, d: slice}
+			b.Run(fmt.Sprintf("conns=%d/keepalive=%t", conns, ka), func(b *testing.B) {
+				var s, r []echoResult
+				var ratios []float64
+				for i := range rounds {
+					var rs, rb echoResult
+					if i%2 == 0 {
+						rs, rb = load.run(b, sledge), load.run(b, bare)
+					} else {
+						rb, rs = load.run(b, bare), load.run(b, sledge)
+					}
+					s, r = append(s, rs), append(r, rb)
+					ratios = append(ratios, rs.rps/rb.rps)
+				}
+				med := func(rs []echoResult, f func(echoResult) float64) float64 {
+					v := make([]float64, len(rs))
+					for i, x := range rs {
+						v[i] = f(x)
+					}
+					return median(v)
+				}
+				rps := func(x echoResult) float64 { return x.rps }
+				cpu := func(x echoResult) float64 { return float64(x.cpuPerReq.Nanoseconds()) / 1e3 }
+				b.ReportMetric(med(s, rps), "sledge-req/s")
+				b.ReportMetric(med(r, rps), "bare-req/s")
+				b.ReportMetric(median(ratios), "ratio")
+				b.ReportMetric(slices.Min(ratios), "ratio-min")
+				b.ReportMetric(slices.Max(ratios), "ratio-max")
+				b.ReportMetric(med(s, cpu), "sledge-cpu-µs/req")
+				b.ReportMetric(med(r, cpu), "bare-cpu-µs/req")
+			})
+		}
+	}
+}
+
+func median(v []float64) float64 {
+	v = slices.Clone(v)
+	slices.Sort(v)
+	if len(v) == 0 {
+		return 0
+	}
+	return v[len(v)/2]
+}
+
+func envInt(key string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(key)); err == nil && n > 0 {
+		return n
+	}
+	return def
+}

@@ -1,0 +1,189 @@
+package core
+
+import (
+	"sync"
+
+	"github.com/tetratelabs/wazero/experimental"
+)
+
+// Linear memories are recycled, not allocated per request. A fresh 128 KiB
+// heap slice per sandbox made the Go GC run hundreds of times a second
+// under load; a pooled memory costs one clear of the pages the last guest
+// used. Each memory is a reservation of its route's whole memory_limit
+// (mapped, not committed: pages cost nothing until touched), so it never
+// moves when the guest grows it — which wazero requires of shared
+// memories — and a grow is a reslice, never a copy.
+//
+// Isolation: a memory goes back to the pool only after its instance is
+// closed, and is zeroed on the way in, so no byte of one request is ever
+// visible to the next (a test proves it).
+
+const (
+	// clearLimit: a memory that used at most this much is zeroed with a
+	// plain clear, which keeps its pages resident for the next sandbox;
+	// a bigger one is handed back to the kernel (zero pages on next touch),
+	// so idle memories hold at most maxIdleMemories × clearLimit resident.
+	clearLimit = 1 << 20
+	// maxIdleMemories bounds the pool; past it, returned memories are
+	// unmapped. In-flight sandboxes own theirs and are not counted.
+	maxIdleMemories = 64
+)
+
+// memoryPool recycles linear memories by reservation size. The zero value
+// is not usable; newMemoryPool returns nil where the platform has no
+// reservation primitive, and a nil pool leaves wazero its own allocator.
+type memoryPool struct {
+	mu   sync.Mutex
+	idle map[uint64][]*linearMemory // by reservation, LIFO: the warmest first
+	n    int                        // total idle
+}
+
+// linearMemory is one reservation backing one instance's memory at a time.
+type linearMemory struct {
+	pool    *memoryPool
+	region  []byte // the whole reservation
+	size    uint64 // bytes the guest may touch now
+	touched uint64 // high-water mark of size since the last reset
+}
+
+// leasedMemory is what wazero holds: one use of a linearMemory. It, not
+// the linearMemory, carries the freed flag, so a late second Free (from
+// memoryLease.release) cannot return a memory that another sandbox has
+// taken from the pool since.
+type leasedMemory struct {
+	m     *linearMemory
+	freed bool
+}
+
+// Reallocate implements experimental.LinearMemory: growing within the
+// reservation is a reslice, so the address never changes.
+func (l *leasedMemory) Reallocate(size uint64) []byte {
+	m := l.m
+	if l.freed || size > uint64(len(m.region)) {
+		return nil // past the reservation: memory.grow fails in the guest
+	}
+	m.size = size
+	m.touched = max(m.touched, size)
+	return m.region[:size]
+}
+
+// Free implements experimental.LinearMemory. wazero calls it when the
+// instance closes; memoryLease makes sure it also happens when wazero
+// does not (an instantiation that failed after its memory was built).
+func (l *leasedMemory) Free() {
+	if l.freed {
+		return
+	}
+	l.freed = true
+	if l.m.pool != nil {
+		l.m.pool.put(l.m)
+	}
+}
+
+func (p *memoryPool) get(reserve uint64) (*linearMemory, error) {
+	p.mu.Lock()
+	if list := p.idle[reserve]; len(list) > 0 {
+		m := list[len(list)-1]
+		p.idle[reserve] = list[:len(list)-1]
+		p.n--
+		p.mu.Unlock()
+		return m, nil
+	}
+	p.mu.Unlock()
+	region, err := reserveRegion(reserve)
+	if err != nil {
+		return nil, err
+	}
+	return &linearMemory{pool: p, region: region}, nil
+}
+
+// put zeroes m and keeps it for the next sandbox, or unmaps it when the
+// pool is full.
+func (p *memoryPool) put(m *linearMemory) {
+	if m.touched <= clearLimit {
+		clear(m.region[:m.touched])
+	} else if err := discardRegion(m.region[:m.touched]); err != nil {
+		releaseRegion(m.region) // cannot guarantee zeroes: never reuse it
+		return
+	}
+	m.size, m.touched = 0, 0
+	p.mu.Lock()
+	if p.n < maxIdleMemories {
+		reserve := uint64(len(m.region))
+		p.idle[reserve] = append(p.idle[reserve], m)
+		p.n++
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
+	releaseRegion(m.region)
+}
+
+// close unmaps every idle memory. Memories still leased are unmapped when
+// they come back only if the pool has room, so close the pool last.
+func (p *memoryPool) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for k, list := range p.idle {
+		for _, m := range list {
+			releaseRegion(m.region)
+		}
+		delete(p.idle, k)
+	}
+	p.n = 0
+}
+
+// memoryLease is a sandbox's allocator: it remembers the memories it handed
+// to wazero so that release can return any that wazero did not free.
+type memoryLease struct {
+	pool *memoryPool
+	mems []*leasedMemory
+}
+
+var _ experimental.MemoryAllocator = (*memoryLease)(nil)
+
+// Allocate implements experimental.MemoryAllocator. A reservation that
+// cannot be made falls back to an ordinary heap slice of max bytes.
+func (l *memoryLease) Allocate(_, maxBytes uint64) experimental.LinearMemory {
+	reserve := max(roundUp(maxBytes, wasmPage), wasmPage)
+	m, err := l.pool.get(reserve)
+	if err != nil {
+		return &heapMemory{max: maxBytes}
+	}
+	lm := &leasedMemory{m: m}
+	l.mems = append(l.mems, lm)
+	return lm
+}
+
+// release returns the lease's memories. Call it only after the instance
+// is closed (or was never built): wazero no longer touches them then.
+func (l *memoryLease) release() {
+	for _, lm := range l.mems {
+		lm.Free()
+	}
+	l.mems = l.mems[:0]
+}
+
+// heapMemory is the fallback when no reservation can be made (the address
+// space or the map count is exhausted): an ordinary slice, like wazero's
+// own allocator, that moves when it grows.
+type heapMemory struct {
+	buf []byte
+	max uint64
+}
+
+func (h *heapMemory) Reallocate(size uint64) []byte {
+	switch {
+	case size > h.max:
+		return nil
+	case size <= uint64(cap(h.buf)):
+		h.buf = h.buf[:size]
+	default:
+		h.buf = append(h.buf[:cap(h.buf)], make([]byte, size-uint64(cap(h.buf)))...)
+	}
+	return h.buf
+}
+
+func (h *heapMemory) Free() { h.buf = nil }
+
+func roundUp(n, to uint64) uint64 { return (n + to - 1) / to * to }

@@ -1,0 +1,13 @@
+//go:build !linux
+
+package core
+
+import "errors"
+
+// newMemoryPool returns nil: without MADV_DONTNEED's zero-fill guarantee
+// the pool could not reset a big memory cheaply, so wazero allocates.
+func newMemoryPool() *memoryPool { return nil }
+
+func reserveRegion(uint64) ([]byte, error) { return nil, errors.ErrUnsupported }
+func discardRegion([]byte) error           { return errors.ErrUnsupported }
+func releaseRegion([]byte)                 {}

@@ -1,0 +1,175 @@
+package core
+
+import (
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gosledge/gosledge/core/config"
+)
+
+// counterRoute serves core/testdata/NAME.wasm, a function that prints its
+// global, memory and then increments them: "000" on a fresh instance.
+func counterRoute(t testing.TB, path, name string) config.Route {
+	t.Helper()
+	r := testRoute(t, path, "echo")
+	b, err := os.ReadFile(filepath.Join("testdata", name+".wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Module, r.Wasm = name+".wasm", b
+	return r
+}
+
+// TestNoStateSurvivesARequest runs the counter functions many times,
+// concurrently, on pooled memories: every run must see a zero global and
+// zero memory, both for a memory small enough to be cleared and for one
+// grown past the clear limit (given back to the kernel).
+func TestNoStateSurvivesARequest(t *testing.T) {
+	ts := startServer(t, config.Runtime{Workers: 2, Preemption: true},
+		counterRoute(t, "/small", "counter_small"), counterRoute(t, "/big", "counter"))
+	if ts.engine.mem == nil {
+		t.Log("no memory pool on this platform: checking wazero's own allocator")
+	}
+	var wg sync.WaitGroup
+	for c := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 40 {
+				path := []string{"/small", "/big"}[(c+i)%2]
+				if status, body := ts.do(t, "POST", path, ""); status != 200 || body != "000" {
+					t.Errorf("%s run %d: %d %q, want 200 \"000\"", path, i, status, body)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// testPool is a memory pool closed when t ends; it skips t where the
+// platform has none.
+func testPool(t *testing.T) *memoryPool {
+	p := newMemoryPool()
+	if p == nil {
+		t.Skip("no memory pool on this platform")
+	}
+	t.Cleanup(p.close)
+	return p
+}
+
+func TestMemoryPoolRecycles(t *testing.T) {
+	p := testPool(t)
+	const reserve = 64 * wasmPage // 4 MiB
+	for _, tc := range []struct {
+		name  string
+		pages uint64
+	}{
+		{"cleared", 2},                          // under clearLimit
+		{"discarded", clearLimit/wasmPage + 16}, // over it: MADV_DONTNEED
+		{"whole reservation", reserve / wasmPage},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lease := &memoryLease{pool: p}
+			mem := lease.Allocate(wasmPage, reserve)
+			buf := mem.Reallocate(tc.pages * wasmPage)
+			if uint64(len(buf)) != tc.pages*wasmPage {
+				t.Fatalf("len = %d, want %d", len(buf), tc.pages*wasmPage)
+			}
+			for i := range buf {
+				buf[i] = 0xAB
+			}
+			lease.release()
+
+			again := &memoryLease{pool: p}
+			got := again.Allocate(wasmPage, reserve).Reallocate(reserve)
+			if &got[0] != &buf[0] {
+				t.Fatal("the pool did not hand back the idle memory")
+			}
+			for i, b := range got {
+				if b != 0 {
+					t.Fatalf("byte %d = %#x after reuse, want 0", i, b)
+				}
+			}
+			again.release()
+		})
+	}
+}
+
+func TestMemoryPoolGrowStaysInPlace(t *testing.T) {
+	p := testPool(t)
+	lease := &memoryLease{pool: p}
+	mem := lease.Allocate(wasmPage, 8*wasmPage)
+	first := mem.Reallocate(wasmPage)
+	grown := mem.Reallocate(8 * wasmPage)
+	if &first[0] != &grown[0] {
+		t.Error("grow moved the memory: a shared memory would break")
+	}
+	if mem.Reallocate(9*wasmPage) != nil {
+		t.Error("grow past the maximum succeeded")
+	}
+	lease.release()
+}
+
+// TestMemoryLeaseLateRelease: wazero frees a memory when the instance
+// closes; the lease's own release afterwards must not return it a second
+// time, by which point another sandbox may be using it.
+func TestMemoryLeaseLateRelease(t *testing.T) {
+	p := testPool(t)
+	a := &memoryLease{pool: p}
+	a.Allocate(wasmPage, wasmPage).Free() // wazero closed a's instance
+	b := &memoryLease{pool: p}
+	b.Allocate(wasmPage, wasmPage) // b now holds the same memory
+	a.release()
+	if p.n != 0 {
+		t.Fatalf("idle = %d after a late release, want 0: b's memory is in the pool", p.n)
+	}
+	b.release()
+	if p.n != 1 {
+		t.Fatalf("idle = %d, want 1", p.n)
+	}
+}
+
+func TestMemoryPoolBound(t *testing.T) {
+	p := testPool(t)
+	leases := make([]*memoryLease, maxIdleMemories+10)
+	for i := range leases {
+		leases[i] = &memoryLease{pool: p}
+		leases[i].Allocate(wasmPage, wasmPage).Reallocate(wasmPage)
+	}
+	for _, l := range leases {
+		l.release()
+	}
+	if p.n != maxIdleMemories {
+		t.Fatalf("idle = %d, want the bound %d", p.n, maxIdleMemories)
+	}
+}
+
+func TestNextFuel(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		fuel    int32
+		elapsed time.Duration
+		want    int32
+	}{
+		{"on target", 1000, yieldInterval, 1000},
+		{"twice too slow", 1000, 2 * yieldInterval, 500},
+		{"twice too fast", 1000, yieldInterval / 2, 2000},
+		// The calibration bug: fuel at the floor after a stretch that
+		// included instantiation must climb back, not stay there.
+		{"floor, very short stretch", minFuel, 100 * time.Nanosecond, minFuel * maxFuelGrowth},
+		{"growth capped", 1000, time.Nanosecond, 1000 * maxFuelGrowth},
+		{"zero elapsed (coarse clock)", 1000, 0, 1000 * maxFuelGrowth},
+		{"never below the floor", 100, time.Second, minFuel},
+		{"never above the ceiling", maxFuel, yieldInterval / 4, maxFuel},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := nextFuel(tc.fuel, tc.elapsed); got != tc.want {
+				t.Errorf("nextFuel(%d, %s) = %d, want %d", tc.fuel, tc.elapsed, got, tc.want)
+			}
+		})
+	}
+}
