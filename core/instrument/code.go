@@ -1,6 +1,9 @@
 package instrument
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // Opcodes the walker treats specially or emits.
 const (
@@ -16,6 +19,7 @@ const (
 	opCallInd    = 0x11
 	opRetCall    = 0x12
 	opRetCallInd = 0x13
+	opDrop       = 0x1a
 	opSelectT    = 0x1c
 	opGlobalGet  = 0x23
 	opGlobalSet  = 0x24
@@ -29,6 +33,14 @@ const (
 	opPrefixFC   = 0xfc // saturating conversions, bulk memory, tables
 	opPrefixSIMD = 0xfd
 	opPrefixAtom = 0xfe // threads
+)
+
+// Sub-opcodes of opPrefixAtom that rewriteWait reads or emits.
+const (
+	atomWait32  = 0x01
+	atomWait64  = 0x02
+	atomI32Load = 0x10
+	atomI64Load = 0x11
 )
 
 // Immediate shapes.
@@ -306,6 +318,12 @@ func (m *module) walk(r *reader, out []byte, fs *funcState) ([]byte, error) {
 			if imm == immInvalid {
 				return nil, failAt(off, ErrUnknownOpcode, "unknown or unsupported opcode 0x%02x %d", op, sub)
 			}
+			if op == opPrefixAtom && (sub == atomWait32 || sub == atomWait64) && fs != nil {
+				if out, err = m.rewriteWait(r, out, start, sub); err != nil {
+					return nil, err
+				}
+				continue
+			}
 			if err := readImmediate(r, imm); err != nil {
 				return nil, err
 			}
@@ -316,6 +334,51 @@ func (m *module) walk(r *reader, out []byte, fs *funcState) ([]byte, error) {
 		}
 		out = append(out, r.buf[start:r.pos]...)
 	}
+}
+
+// rewriteWait copies memory.atomic.wait32/64 (sub), whose opcode starts at
+// r.buf[start] and whose memarg is next, or, if it waits on a shared
+// memory, replaces it with
+//
+//	i32.const offset
+//	call $waitN        ;; (addr, expected, timeout, offset) -> (result, addr)
+//	iN.atomic.load memarg
+//	drop
+//
+// A sandbox is one agent, so no notify can ever come and the value cannot
+// change while it waits: the host implements the wait exactly, and can give
+// up its worker and be killed while it waits, which a wait inside compiled
+// code cannot. The host returns the address it got; the atomic load of the
+// same width with the same memarg then traps exactly where the wait would
+// have (out of bounds, then unaligned), with the engine's own trap, and is
+// validated like it (alignment, offset width, memory index). The host
+// neither reads nor waits when the access is out of bounds or unaligned.
+//
+// A wait on an unshared memory is copied: it traps before it could block.
+func (m *module) rewriteWait(r *reader, out []byte, start int, sub uint32) ([]byte, error) {
+	argStart, off := r.pos, r.offset()
+	mem, offset, err := readMemarg(r)
+	if err != nil {
+		return nil, err
+	}
+	if mem >= uint32(len(m.sharedMem)) || !m.sharedMem[mem] {
+		return append(out, r.buf[start:r.pos]...), nil
+	}
+	if mem != 0 {
+		return nil, failAt(off, ErrUnsupported, "memory.atomic.wait on shared memory %d: the host can only wait on memory 0", mem)
+	}
+	if offset > math.MaxUint32 {
+		return nil, failAt(off, ErrMalformed, "memarg offset %d does not fit a 32-bit memory", offset)
+	}
+	k := sub - atomWait32
+	m.waits[k] = true
+	out = append(out, opI32Const)
+	out = appendS32(out, int32(uint32(offset)))
+	out = append(out, opCall)
+	out = appendU32(out, m.waitFunc[k])
+	out = append(out, opPrefixAtom, [2]byte{atomI32Load, atomI64Load}[k])
+	out = append(out, r.buf[argStart:r.pos]...)
+	return append(out, opDrop), nil
 }
 
 // readImmediate consumes an immediate of the given shape.
@@ -330,9 +393,9 @@ func readImmediate(r *reader, imm uint8) error {
 			_, err = r.u32("index")
 		}
 	case immMemarg:
-		err = readMemarg(r)
+		_, _, err = readMemarg(r)
 	case immMemargLane:
-		if err = readMemarg(r); err == nil {
+		if _, _, err = readMemarg(r); err == nil {
 			_, err = r.byte("lane index")
 		}
 	case immLane:
@@ -382,19 +445,20 @@ func readImmediate(r *reader, imm uint8) error {
 }
 
 // readMemarg reads alignment (bit 6 flags a following memory index, as in
-// multi-memory) and offset (u64 to cover memory64 encodings).
-func readMemarg(r *reader) error {
+// multi-memory) and offset (u64 to cover memory64 encodings), and returns
+// the memory index (0 if none is given) and the offset.
+func readMemarg(r *reader) (mem uint32, offset uint64, err error) {
 	align, err := r.u32("memarg alignment")
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	if align&0x40 != 0 {
-		if _, err := r.u32("memarg memory index"); err != nil {
-			return err
+		if mem, err = r.u32("memarg memory index"); err != nil {
+			return 0, 0, err
 		}
 	}
-	_, err = r.uleb(64, "memarg offset")
-	return err
+	offset, err = r.uleb(64, "memarg offset")
+	return mem, offset, err
 }
 
 // readBlockType reads an empty block type, a value type, or a non-negative

@@ -25,19 +25,33 @@
 //     reschedule, or abort (e.g. panic with sys.ExitError in wazero) and
 //     returns the next fuel grant. Setting the exported fuel global to 0
 //     from outside forces a yield at the next safepoint.
-//   - index shift: because the yield import joins the function index space
-//     after the existing imports, every defined function's index grows by
-//     one. Every place that names a function is remapped: call,
-//     return_call, ref.func (in code and constant expressions), function
-//     exports, the start function, element segments, and the function-keyed
-//     subsections of the "name" section.
+//   - wait imports: Options.Wait32Name and Options.Wait64Name in
+//     Options.ImportModule, of types (i32 addr, i32 expected, i64 timeout,
+//     i32 offset) -> (i32 result, i32 addr) and the same with an i64
+//     expected. Each memory.atomic.wait32/64 on a shared memory becomes
+//     "i32.const offset; call $waitN; iN.atomic.load memarg; drop", and
+//     each import is added only if the module has such a wait. The host
+//     waits (a sandbox is one agent: nothing can notify it, so only the
+//     timeout or the host ends the wait) and returns 1 if the value
+//     differs, 2 on timeout; for an access out of bounds or unaligned it
+//     returns at once, and the atomic load, with the wait's own memarg,
+//     traps exactly as the wait would have. Waits on an unshared memory are
+//     left alone: they trap before they could block.
+//   - index shift: because the yield import (and any wait import) joins
+//     the function index space after the existing imports, every defined
+//     function's index grows by one to three. Every place that names a
+//     function is remapped: call, return_call, ref.func (in code and
+//     constant expressions), function exports, the start function, element
+//     segments, and the function-keyed subsections of the "name" section.
 //
 // # Design
 //
 // The module is first split into sections (sizes and order checked), then
 // analyzed for the counts the rewrite needs (types, imported functions and
-// globals, defined functions and globals), then every section is rewritten
-// in place of the original. Sections the module lacks but the rewrite needs
+// globals, defined functions and globals, shared memories; a module with a
+// shared memory also has its code walked once to find its waits, on which
+// the index shift depends), then every section is rewritten in place of
+// the original. Sections the module lacks but the rewrite needs
 // (type, import, global, export) are created at their proper position.
 // Non-custom sections are rewritten before custom ones so that the label
 // names of the "name" section, which count block/loop/if in order, can be

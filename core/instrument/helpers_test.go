@@ -1,16 +1,20 @@
 package instrument
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/sys"
 )
 
 // features is what the runtime enables; the instrumented output must
@@ -60,9 +64,51 @@ func (y *yielder) instantiate(ctx context.Context, t testing.TB, r wazero.Runtim
 			return y.fuel
 		}).
 		Export(DefaultImportName).
+		NewFunctionBuilder().
+		WithGoModuleFunction(waitHost(4), []api.ValueType{i32, i32, i64, i32}, []api.ValueType{i32, i32}).
+		Export(DefaultWait32Name).
+		NewFunctionBuilder().
+		WithGoModuleFunction(waitHost(8), []api.ValueType{i32, i64, i64, i32}, []api.ValueType{i32, i32}).
+		Export(DefaultWait64Name).
 		Instantiate(ctx)
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+const (
+	i32 = api.ValueTypeI32
+	i64 = api.ValueTypeI64
+)
+
+// waitHost is the test side of the wait import of an access of size bytes,
+// per rewriteWait's contract: (addr, expected, timeout, offset) ->
+// (result, addr); for an access out of bounds or unaligned it returns at
+// once and the guest's probe traps. A finite timeout sleeps; a negative
+// one waits until ctx ends and then exits the guest, as a kill would.
+func waitHost(size uint64) api.GoModuleFunc {
+	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		addr, exp, timeout := uint32(stack[0]), stack[1], int64(stack[2])
+		ea := uint64(addr) + uint64(uint32(stack[3]))
+		stack[0], stack[1] = 0, uint64(addr)
+		if ea%size != 0 || ea+size > uint64(mod.Memory().Size()) {
+			return
+		}
+		b, _ := mod.Memory().Read(uint32(ea), uint32(size))
+		cur := binary.LittleEndian.Uint64(append(bytes.Clone(b), make([]byte, 8-size)...))
+		if size == 4 {
+			exp = uint64(uint32(exp))
+		}
+		switch {
+		case cur != exp:
+			stack[0] = 1
+		case timeout >= 0:
+			time.Sleep(time.Duration(timeout))
+			stack[0] = 2
+		default:
+			<-ctx.Done()
+			panic(sys.NewExitError(124))
+		}
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 type Options struct {
 	ImportModule   string // module of the yield import; default "gosledge"
 	ImportName     string // name of the yield import; default "yield"
+	Wait32Name     string // name of the wait32 import, added only if needed; default "wait32"
+	Wait64Name     string // name of the wait64 import, added only if needed; default "wait64"
 	FuelExport     string // export name of the fuel global; default "__gosledge_fuel"
 	InitialFuel    int32  // initial fuel; default 10000 if 0; must not be negative
 	MaxMemoryPages uint32 // 0 leaves memory limits as they are; else caps every defined memory
@@ -20,6 +22,8 @@ type Options struct {
 const (
 	DefaultImportModule = "gosledge"
 	DefaultImportName   = "yield"
+	DefaultWait32Name   = "wait32"
+	DefaultWait64Name   = "wait64"
 	DefaultFuelExport   = "__gosledge_fuel"
 	DefaultInitialFuel  = 10000
 )
@@ -52,7 +56,9 @@ var (
 
 // Instrument returns a rewritten copy of wasm with a fuel safepoint at every
 // function entry and loop header, the yield import and the exported fuel
-// global added, and memories capped. wasm itself is not modified.
+// global added, memories capped, and memory.atomic.wait32/64 on a shared
+// memory turned into calls of the wait imports. wasm itself is not
+// modified.
 func Instrument(wasm []byte, opt Options) ([]byte, error) {
 	opt, err := opt.withDefaults()
 	if err != nil {
@@ -72,16 +78,27 @@ func (o Options) withDefaults() (Options, error) {
 	if o.ImportName == "" {
 		o.ImportName = DefaultImportName
 	}
+	if o.Wait32Name == "" {
+		o.Wait32Name = DefaultWait32Name
+	}
+	if o.Wait64Name == "" {
+		o.Wait64Name = DefaultWait64Name
+	}
 	if o.FuelExport == "" {
 		o.FuelExport = DefaultFuelExport
 	}
 	if o.InitialFuel == 0 {
 		o.InitialFuel = DefaultInitialFuel
 	}
-	for _, s := range []string{o.ImportModule, o.ImportName, o.FuelExport} {
+	for _, s := range []string{o.ImportModule, o.ImportName, o.Wait32Name, o.Wait64Name, o.FuelExport} {
 		if !utf8.ValidString(s) {
 			return o, fmt.Errorf("name %q is not valid UTF-8: %w", s, ErrOptions)
 		}
+	}
+	// One name for two imports of different types would make the module
+	// unlinkable.
+	if o.ImportName == o.Wait32Name || o.ImportName == o.Wait64Name || o.Wait32Name == o.Wait64Name {
+		return o, fmt.Errorf("import names %q, %q and %q are not distinct: %w", o.ImportName, o.Wait32Name, o.Wait64Name, ErrOptions)
 	}
 	if o.InitialFuel < 0 {
 		// A negative counter would have to wrap around before yielding.
@@ -110,6 +127,20 @@ type module struct {
 	yieldFunc  uint32 // index of the yield import in the new module
 	fuelGlobal uint32 // index of the fuel global in the new module
 
+	// sharedMem holds, per defined memory, whether it is shared. Waits on
+	// a shared memory are rewritten into calls of the wait imports
+	// (rewriteWait); waits[k] records that wait32 (k=0) or wait64 (k=1)
+	// occurs, so that only then its type and import are added, after the
+	// yield's, at waitType[k] and waitFunc[k].
+	sharedMem []bool
+	waits     [2]bool
+	waitType  [2]uint32
+	waitFunc  [2]uint32
+	// added is the number of imported functions the rewrite appends (the
+	// yield and the waits used), hence the shift of every defined
+	// function's index and the number of appended types.
+	added uint32
+
 	safepoint []byte // encoded safepoint sequence
 
 	// trackLabels is set when a name section exists; loopLabels then holds,
@@ -126,7 +157,7 @@ func (m *module) remapFunc(idx uint32, off int) (uint32, error) {
 		return 0, failAt(off, ErrMalformed, "function index %d out of range (module has %d functions)", idx, m.numFuncs)
 	}
 	if idx >= m.numImportedFuncs {
-		idx++
+		idx += m.added
 	}
 	return idx, nil
 }
@@ -151,6 +182,14 @@ func instrument(wasm []byte, opt Options) ([]byte, error) {
 	}
 	m.yieldType = m.numTypes
 	m.yieldFunc = m.numImportedFuncs
+	m.added = 1
+	for k, used := range m.waits {
+		if used {
+			m.waitType[k] = m.numTypes + m.added
+			m.waitFunc[k] = m.numImportedFuncs + m.added
+			m.added++
+		}
+	}
 	m.fuelGlobal = m.numGlobals
 	m.safepoint = encodeSafepoint(m.fuelGlobal, m.yieldFunc)
 

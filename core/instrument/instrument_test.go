@@ -269,7 +269,7 @@ func TestNamesRemapped(t *testing.T) {
 	ctx := context.Background()
 	r := wazero.NewRuntimeWithConfig(ctx, runtimeConfig())
 	defer r.Close(ctx)
-	for _, file := range []string{"calls.wasm", "refs.wasm", "tailcall.wasm", "calls_leb5.wasm"} {
+	for _, file := range []string{"calls.wasm", "refs.wasm", "tailcall.wasm", "calls_leb5.wasm", "wait.wasm"} {
 		orig := readTestdata(t, file)
 		a, err := r.CompileModule(ctx, orig)
 		if err != nil {

@@ -124,10 +124,10 @@ func (m *module) remapNamedFunc(idx uint32, off int) (uint32, error) {
 	if idx < m.numImportedFuncs {
 		return idx, nil
 	}
-	if idx == ^uint32(0) {
+	if idx > ^uint32(0)-m.added {
 		return 0, failAt(off, ErrMalformed, "function index %d out of range", idx)
 	}
-	return idx + 1, nil
+	return idx + m.added, nil
 }
 
 // labelRemapper returns the renumbering of function fn's label indices: the

@@ -3,6 +3,7 @@ package instrument
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -113,9 +114,9 @@ func splitSections(wasm []byte) ([]section, error) {
 // sections first because custom sections ("name") may precede the sections
 // that define the index spaces.
 func (m *module) analyze(secs []section) error {
-	var haveCode bool
+	var code *section
 	var codeCount uint32
-	for _, s := range secs {
+	for i, s := range secs {
 		var err error
 		switch s.id {
 		case secCustom:
@@ -129,11 +130,13 @@ func (m *module) analyze(secs []section) error {
 			_, err = m.rewriteImports(s)
 		case secFunction:
 			err = m.analyzeFunctions(s)
+		case secMemory:
+			_, err = m.rewriteMemories(s) // for sharedMem
 		case secGlobal:
 			r := s.reader()
 			m.numDefGlobals, err = r.count(3, "global")
 		case secCode:
-			haveCode = true
+			code = &secs[i]
 			r := s.reader()
 			codeCount, err = r.count(2, "function body")
 		}
@@ -141,7 +144,7 @@ func (m *module) analyze(secs []section) error {
 			return fmt.Errorf("%s section: %w", sectionName(s.id), err)
 		}
 	}
-	if !haveCode && m.numDefinedFuncs > 0 || haveCode && codeCount != m.numDefinedFuncs {
+	if code == nil && m.numDefinedFuncs > 0 || code != nil && codeCount != m.numDefinedFuncs {
 		return failAt(0, ErrMalformed, "function section declares %d functions but code section has %d bodies", m.numDefinedFuncs, codeCount)
 	}
 	m.numFuncs = m.numImportedFuncs + m.numDefinedFuncs
@@ -152,11 +155,23 @@ func (m *module) analyze(secs []section) error {
 	if m.numGlobals < m.numImportedGlobals || m.numGlobals == ^uint32(0) {
 		return failAt(0, ErrMalformed, "too many globals")
 	}
-	if m.numTypes == ^uint32(0) || m.numImportedFuncs == ^uint32(0) {
+	if m.numTypes > ^uint32(0)-maxAdded || m.numImportedFuncs > ^uint32(0)-maxAdded {
 		return failAt(0, ErrMalformed, "too many types or imports")
+	}
+	// Whether wait imports are needed (and so every index shift) depends
+	// on the code, which is written after the sections naming them: a
+	// module with a shared memory is walked once beforehand to find out.
+	if code != nil && slices.Contains(m.sharedMem, true) {
+		if _, err := m.rewriteCode(*code); err != nil {
+			return fmt.Errorf("%s section: %w", sectionName(secCode), err)
+		}
 	}
 	return nil
 }
+
+// maxAdded is the most types and imports the rewrite appends: yield,
+// wait32, wait64.
+const maxAdded = 3
 
 // rewrite returns the new payload of s, or nil to drop it.
 func (m *module) rewrite(s section) ([]byte, error) {
@@ -264,7 +279,17 @@ func readTableLimits(r *reader) error {
 	return err
 }
 
-// rewriteTypes counts the types and appends () -> i32.
+// Types of the appended imports; see rewriteWait for the waits'.
+var (
+	yieldFuncType = []byte{0x60, 0, 1, valI32}
+	waitFuncTypes = [2][]byte{
+		{0x60, 4, valI32, valI32, valI64, valI32, 2, valI32, valI32}, // wait32
+		{0x60, 4, valI32, valI64, valI64, valI32, 2, valI32, valI32}, // wait64
+	}
+)
+
+// rewriteTypes counts the types and appends those of the added imports:
+// () -> i32 for yield, then the waits' if used.
 func (m *module) rewriteTypes(s section) ([]byte, error) {
 	r, n, err := vecHeader(s, 3, "type")
 	if err != nil {
@@ -295,13 +320,20 @@ func (m *module) rewriteTypes(s section) ([]byte, error) {
 		return nil, err
 	}
 	m.numTypes = n
-	out := appendU32(make([]byte, 0, len(s.payload)+8), n+1)
+	out := appendU32(make([]byte, 0, len(s.payload)+32), n+m.added)
 	out = append(out, r.buf[body:]...)
-	return append(out, 0x60, 0x00, 0x01, valI32), nil
+	out = append(out, yieldFuncType...)
+	for k, used := range m.waits {
+		if used {
+			out = append(out, waitFuncTypes[k]...)
+		}
+	}
+	return out, nil
 }
 
 // rewriteImports counts imported functions and globals, rejects what the
-// runtime cannot provide, and appends the yield import.
+// runtime cannot provide, and appends the yield import, then the waits' if
+// used.
 func (m *module) rewriteImports(s section) ([]byte, error) {
 	r, n, err := vecHeader(s, 4, "import")
 	if err != nil {
@@ -357,12 +389,25 @@ func (m *module) rewriteImports(s section) ([]byte, error) {
 		return nil, err
 	}
 	m.numImportedFuncs, m.numImportedGlobals = funcs, globals
-	out := appendU32(make([]byte, 0, len(s.payload)+32), n+1)
+	out := appendU32(make([]byte, 0, len(s.payload)+64), n+m.added)
 	out = append(out, r.buf[body:]...)
+	out = m.appendImport(out, m.opt.ImportName, m.yieldType)
+	waitNames := [2]string{m.opt.Wait32Name, m.opt.Wait64Name}
+	for k, used := range m.waits {
+		if used {
+			out = m.appendImport(out, waitNames[k], m.waitType[k])
+		}
+	}
+	return out, nil
+}
+
+// appendImport appends the function import name of type typ from
+// Options.ImportModule.
+func (m *module) appendImport(out []byte, name string, typ uint32) []byte {
 	out = appendName(out, m.opt.ImportModule)
-	out = appendName(out, m.opt.ImportName)
+	out = appendName(out, name)
 	out = append(out, 0x00)
-	return appendU32(out, m.yieldType), nil
+	return appendU32(out, typ)
 }
 
 func (m *module) analyzeFunctions(s section) error {
@@ -398,12 +443,14 @@ func (m *module) checkTables(s section) ([]byte, error) {
 	return s.payload, endOfSection(r)
 }
 
-// rewriteMemories applies MaxMemoryPages.
+// rewriteMemories applies MaxMemoryPages and records which memories are
+// shared.
 func (m *module) rewriteMemories(s section) ([]byte, error) {
 	r, n, err := vecHeader(s, 2, "memory")
 	if err != nil {
 		return nil, err
 	}
+	m.sharedMem = m.sharedMem[:0]
 	out := appendU32(make([]byte, 0, len(s.payload)+8), n)
 	for i := uint32(0); i < n; i++ {
 		off := r.offset()
@@ -416,6 +463,7 @@ func (m *module) rewriteMemories(s section) ([]byte, error) {
 		if flags&^0x03 != 0 {
 			return nil, failAt(off, ErrUnsupported, "memory %d: limits flags 0x%02x (memory64 or custom page size) are not supported", i, flags)
 		}
+		m.sharedMem = append(m.sharedMem, flags&2 != 0)
 		min, err := r.u32("memory minimum")
 		if err != nil {
 			return nil, err
