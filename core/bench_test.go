@@ -28,24 +28,34 @@ func reportPercentiles(b *testing.B, samples []time.Duration, unit string) {
 }
 
 // BenchmarkSandbox is the per-request sandbox cost: schedule, instantiate a
-// fresh module, run echo, close — without HTTP.
+// fresh module, run, close — without HTTP. echo is the cost of a sandbox
+// itself; fib(25) (about a millisecond of compute) also shows how often
+// the fuel makes a guest yield: about one yield per yieldInterval of its
+// run time when the calibration works.
 func BenchmarkSandbox(b *testing.B) {
-	ts := startServer(b, config.Runtime{Workers: 1, Preemption: true}, testRoute(b, "/echo", "echo"))
-	rt := ts.tenants[0].routeMap()["/echo"]
-	body := []byte("hello")
-	ctx := context.Background()
-	samples := make([]time.Duration, 0, b.N)
-	b.ResetTimer()
-	for i := range b.N {
-		start := time.Now()
-		sb := newSandbox(rt, sdk.TaskID(i+1), ts.now(), body, nil)
-		if out := sb.run(ctx, ts.Server); out.Status != 200 {
-			b.Fatalf("echo: %d %s", out.Status, out.Body)
-		}
-		samples = append(samples, time.Since(start))
+	for _, fn := range []struct{ name, body string }{{"echo", "hello"}, {"fib", "25"}} {
+		b.Run(fn.name, func(b *testing.B) {
+			ts := startServer(b, config.Runtime{Workers: 1, Preemption: true}, testRoute(b, "/"+fn.name, fn.name))
+			rt := ts.tenants[0].routeMap()["/"+fn.name]
+			body := []byte(fn.body)
+			ctx := context.Background()
+			samples := make([]time.Duration, 0, b.N)
+			yields := 0
+			b.ResetTimer()
+			for i := range b.N {
+				start := time.Now()
+				sb := newSandbox(rt, sdk.TaskID(i+1), ts.now(), body, nil)
+				if out := sb.run(ctx, ts.Server); out.Status != 200 {
+					b.Fatalf("%s: %d %s", fn.name, out.Status, out.Body)
+				}
+				samples = append(samples, time.Since(start))
+				yields += sb.yields
+			}
+			b.StopTimer()
+			reportPercentiles(b, samples, "µs")
+			b.ReportMetric(float64(yields)/float64(b.N), "yields/op")
+		})
 	}
-	b.StopTimer()
-	reportPercentiles(b, samples, "µs")
 }
 
 // BenchmarkPreemptionDelay runs two spins on one worker and measures the

@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"reflect"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"sync"
@@ -22,6 +24,9 @@ import (
 	"github.com/gosledge/gosledge/plugins"
 	"github.com/gosledge/gosledge/sdk"
 )
+
+// gcPercent is the server's GOGC unless the environment sets one.
+const gcPercent = 400
 
 // Options are the parts of a server that do not come from the config file.
 type Options struct {
@@ -148,6 +153,14 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	if n := runtime.GOMAXPROCS(0); n <= cfg.Runtime.Workers {
 		runtime.GOMAXPROCS(cfg.Runtime.Workers + 1)
 		s.log.Info("raised GOMAXPROCS to keep a processor for the network", "from", n, "to", cfg.Runtime.Workers+1)
+	}
+	// Every request allocates wazero's per-instance structures (~17 KiB,
+	// most of it the call stack); at default GOGC the collector then ran
+	// often enough to be the sandbox cost's p99. The live heap of a
+	// server is small, so a higher target costs little memory. An
+	// operator's GOGC wins.
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(gcPercent)
 	}
 	s.sched = newScheduler(policy, cfg.Runtime.Workers, cfg.Runtime.Quantum, cfg.Runtime.Preemption, s.now, s.log)
 	s.sched.maxQueue = cfg.Runtime.MaxQueue
