@@ -1,9 +1,7 @@
 package instrument
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"os"
 	"path/filepath"
 	"strings"
@@ -81,34 +79,19 @@ const (
 	i64 = api.ValueTypeI64
 )
 
-// waitHost is the test side of the wait import of an access of size bytes,
-// per rewriteWait's contract: (addr, expected, timeout, offset) ->
-// (result, addr); for an access out of bounds or unaligned it returns at
-// once and the guest's probe traps. A finite timeout sleeps; a negative
-// one waits until ctx ends and then exits the guest, as a kill would.
-func waitHost(size uint64) api.GoModuleFunc {
+// waitHost is the test side of the wait import of an access of size
+// bytes: HostWait with a real sleep for a finite timeout; a negative one
+// waits until ctx ends and then exits the guest, as a kill would.
+func waitHost(size uint32) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
-		addr, exp, timeout := uint32(stack[0]), stack[1], int64(stack[2])
-		ea := uint64(addr) + uint64(uint32(stack[3]))
-		stack[0], stack[1] = 0, uint64(addr)
-		if ea%size != 0 || ea+size > uint64(mod.Memory().Size()) {
-			return
-		}
-		b, _ := mod.Memory().Read(uint32(ea), uint32(size))
-		cur := binary.LittleEndian.Uint64(append(bytes.Clone(b), make([]byte, 8-size)...))
-		if size == 4 {
-			exp = uint64(uint32(exp))
-		}
-		switch {
-		case cur != exp:
-			stack[0] = 1
-		case timeout >= 0:
-			time.Sleep(time.Duration(timeout))
-			stack[0] = 2
-		default:
+		HostWait(stack, size, mod.Memory(), func(timeout int64) {
+			if timeout > 0 {
+				time.Sleep(time.Duration(timeout))
+				return
+			}
 			<-ctx.Done()
 			panic(sys.NewExitError(124))
-		}
+		})
 	}
 }
 
