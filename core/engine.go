@@ -66,7 +66,7 @@ func newEngine(ctx context.Context, cacheDir string, yield api.GoModuleFunc) (*e
 		rt.Close(ctx)
 		return nil, fmt.Errorf("instantiate WASI: %w", err)
 	}
-	_, err := rt.NewHostModuleBuilder(yieldModule).
+	_, err := withWaits(rt.NewHostModuleBuilder(yieldModule)).
 		NewFunctionBuilder().
 		WithGoModuleFunction(yield, nil, []api.ValueType{api.ValueTypeI32}).
 		Export(yieldName).

@@ -159,6 +159,23 @@ func (ts *testServer) do(t testing.TB, method, path, body string) (int, string) 
 	return resp.StatusCode, string(b)
 }
 
+// response is a status and body from the server.
+type response struct {
+	status int
+	body   string
+}
+
+// doAsync sends one request from a new goroutine; its answer arrives on
+// the channel.
+func (ts *testServer) doAsync(t testing.TB, method, path, body string) <-chan response {
+	res := make(chan response, 1)
+	go func() {
+		status, body := ts.do(t, method, path, body)
+		res <- response{status, body}
+	}()
+	return res
+}
+
 func TestServeFib(t *testing.T) {
 	ts := startServer(t, config.Runtime{Preemption: true}, testRoute(t, "/fib", "fib"))
 	status, body := ts.do(t, "POST", "/fib", "10")
@@ -176,9 +193,12 @@ func TestHTTPContract(t *testing.T) {
 	loop.Timeout = 200 * time.Millisecond
 	grow := testRoute(t, "/grow", "grow")
 	grow.MemoryLimit = 4 << 20
+	wait := counterRoute(t, "/wait", "wait_forever")
+	wait.Timeout = 200 * time.Millisecond
 	ts := startServer(t, config.Runtime{Workers: 2, Preemption: true},
 		testRoute(t, "/fib", "fib"), testRoute(t, "/echo", "echo"), testRoute(t, "/hash", "hash"),
-		testRoute(t, "/trap", "trap"), testRoute(t, "/exit1", "exit1"), small, loop, grow)
+		testRoute(t, "/trap", "trap"), testRoute(t, "/exit1", "exit1"), small, loop, grow, wait,
+		counterRoute(t, "/wait_results", "wait_results"), counterRoute(t, "/wait_unaligned", "wait_unaligned"))
 
 	sum := sha256.Sum256([]byte("hello"))
 	tests := []struct {
@@ -199,6 +219,9 @@ func TestHTTPContract(t *testing.T) {
 		{"exit status", "POST", "/exit1", "", 500, "status 1"},
 		{"memory limit", "POST", "/grow", "", 500, "trapped"},
 		{"timeout", "POST", "/loop", "", 504, "timeout"},
+		{"atomic wait timeout", "POST", "/wait", "", 504, "timeout"},
+		{"atomic wait results", "POST", "/wait_results", "", 200, "122\n"},
+		{"atomic wait trap", "POST", "/wait_unaligned", "", 500, "unaligned atomic"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -274,15 +297,7 @@ func waitRunning(t testing.TB, s *Server, n int) {
 func TestDrain(t *testing.T) {
 	ts := startServer(t, config.Runtime{Workers: 1, Preemption: true},
 		testRoute(t, "/spin", "spin"), testRoute(t, "/fib", "fib"))
-	type result struct {
-		status int
-		body   string
-	}
-	res := make(chan result, 1)
-	go func() {
-		status, body := ts.do(t, "POST", "/spin", "300")
-		res <- result{status, body}
-	}()
+	res := ts.doAsync(t, "POST", "/spin", "300")
 	waitRunning(t, ts.Server, 1)
 	stopped := make(chan struct{})
 	go func() { ts.stop(); close(stopped) }()
