@@ -43,7 +43,8 @@ func (c chart) render(w io.Writer, format string) error {
 func (r *Report) charts() []chart {
 	var rates []float64
 	var policies []string
-	for _, run := range r.Runs {
+	runs := r.pooled()
+	for _, run := range runs {
 		if !slices.Contains(rates, run.Rate) {
 			rates = append(rates, run.Rate)
 		}
@@ -51,31 +52,79 @@ func (r *Report) charts() []chart {
 			policies = append(policies, run.Policy)
 		}
 	}
-	if len(r.Runs) == 0 {
+	if len(runs) == 0 {
 		return nil
 	}
 	sweep := len(rates) > 1
 	var cs []chart
-	routes := r.Runs[0].Routes
+	routes := runs[0].Routes
 	for _, rate := range rates {
 		for k, route := range routes {
 			name := "cdf-" + slug(route.Route)
 			if sweep {
 				name += "-" + fmtRate(rate) + "rps"
 			}
-			cs = append(cs, chart{name, r.cdf(rate, k, policies)})
+			cs = append(cs, chart{name, r.cdf(runs, rate, k, policies)})
 		}
 	}
 	if sweep {
-		cs = append(cs, chart{"miss-vs-load", r.missVsLoad(-1, policies)})
+		cs = append(cs, chart{"miss-vs-load", r.missVsLoad(runs, -1, policies)})
 		for k, route := range routes {
 			if len(routes) == 1 {
 				break // the same as over all routes
 			}
-			cs = append(cs, chart{"miss-vs-load-" + slug(route.Route), r.missVsLoad(k, policies)})
+			cs = append(cs, chart{"miss-vs-load-" + slug(route.Route), r.missVsLoad(runs, k, policies)})
 		}
 	}
 	return cs
+}
+
+// pooledRun is the repeats of one policy at one rate taken together, as
+// if they were one longer run: a chart shows a distribution, the summary
+// table the spread between repeats.
+type pooledRun struct {
+	RunReport
+	runs, fellBack int
+}
+
+// pooled merges the repeats of each policy at each rate, in run order.
+func (r *Report) pooled() []pooledRun {
+	var out []pooledRun
+	for _, run := range r.Runs {
+		i := slices.IndexFunc(out, func(p pooledRun) bool { return p.Policy == run.Policy && p.Rate == run.Rate })
+		if i < 0 {
+			p := pooledRun{RunReport: run}
+			p.Routes = slices.Clone(run.Routes)
+			out, i = append(out, p), len(out)
+		} else {
+			p := &out[i]
+			for k, rr := range run.Routes {
+				pr := &p.Routes[k]
+				sent := pr.Sent + rr.Sent
+				if sent > 0 {
+					pr.MissRatio = (pr.MissRatio*float64(pr.Sent) + rr.MissRatio*float64(rr.Sent)) / float64(sent)
+				}
+				pr.Sent = sent
+				pr.latencies = slices.Sorted(slices.Values(slices.Concat(pr.latencies, rr.latencies)))
+			}
+		}
+		out[i].runs++
+		if run.Fallback != nil {
+			out[i].fellBack++
+		}
+	}
+	return out
+}
+
+// legend names a pooled run in a chart, saying if its policy fell back.
+func (p pooledRun) legend() string {
+	if p.runs == 1 {
+		return p.label()
+	}
+	if p.fellBack > 0 {
+		return fmt.Sprintf("%s (%d runs, %d fell back)", p.Policy, p.runs, p.fellBack)
+	}
+	return fmt.Sprintf("%s (%d runs)", p.Policy, p.runs)
 }
 
 func lineStyle(i int) draw.LineStyle {
@@ -85,12 +134,12 @@ func lineStyle(i int) draw.LineStyle {
 // cdf plots, for route k at rate, the share of sent requests answered 200
 // within x of their intended send time, one line per policy; the curve
 // tops out at the route's success ratio.
-func (r *Report) cdf(rate float64, k int, policies []string) *plot.Plot {
+func (r *Report) cdf(runs []pooledRun, rate float64, k int, policies []string) *plot.Plot {
 	p := plot.New()
 	p.Add(plotter.NewGrid())
 	var route RouteReport
 	lo, hi := 0.0, 0.0
-	for _, run := range r.Runs {
+	for _, run := range runs {
 		if run.Rate != rate {
 			continue
 		}
@@ -116,7 +165,7 @@ func (r *Report) cdf(rate float64, k int, policies []string) *plot.Plot {
 		}
 		l.LineStyle = lineStyle(slices.Index(policies, run.Policy))
 		p.Add(l)
-		p.Legend.Add(run.Policy, l)
+		p.Legend.Add(run.legend(), l)
 		if lo == 0 || xys[0].X < lo {
 			lo = xys[0].X
 		}
@@ -150,19 +199,21 @@ func (r *Report) cdf(rate float64, k int, policies []string) *plot.Plot {
 
 // missVsLoad plots the deadline-miss ratio of route k (all routes if k <
 // 0) against the offered load, one line per policy.
-func (r *Report) missVsLoad(k int, policies []string) *plot.Plot {
+func (r *Report) missVsLoad(runs []pooledRun, k int, policies []string) *plot.Plot {
 	p := plot.New()
 	p.Add(plotter.NewGrid())
 	what := "all routes"
-	if k >= 0 && len(r.Runs) > 0 {
-		what = r.Runs[0].Routes[k].Route
+	if k >= 0 && len(runs) > 0 {
+		what = runs[0].Routes[k].Route
 	}
 	for i, pol := range policies {
 		var xys plotter.XYs
-		for _, run := range r.Runs {
+		fellBack := 0
+		for _, run := range runs {
 			if run.Policy != pol {
 				continue
 			}
+			fellBack += run.fellBack
 			sent, missed := 0, 0.0
 			for j, rr := range run.Routes {
 				if k < 0 || j == k {
@@ -184,10 +235,14 @@ func (r *Report) missVsLoad(k int, policies []string) *plot.Plot {
 		pts.Color = plotutil.Color(i)
 		pts.Shape = plotutil.Shape(i)
 		p.Add(l, pts)
-		p.Legend.Add(pol, l, pts)
+		label := pol
+		if fellBack > 0 {
+			label += fmt.Sprintf(" (fell back in %d runs)", fellBack)
+		}
+		p.Legend.Add(label, l, pts)
 	}
 	var rates plot.ConstantTicks
-	for _, run := range r.Runs {
+	for _, run := range runs {
 		if !slices.ContainsFunc(rates, func(t plot.Tick) bool { return t.Value == run.Rate }) {
 			rates = append(rates, plot.Tick{Value: run.Rate, Label: fmtRate(run.Rate)})
 		}

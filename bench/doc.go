@@ -19,6 +19,22 @@
 // line per policy and, when sweeping, the deadline-miss ratio against the
 // offered load.
 //
+// A report says what its figures cannot be trusted for (trust.go):
+//   - Fallback: a plugin policy that fails mid-run is replaced by the
+//     server's built-in plugin_fallback (core.Server.Fallbacks); the run
+//     then records when, why, and how much the plugin had decided, shows
+//     as "llf→fifo@0.5s", and under Options.Strict (the default for
+//     plugin policies) fails. Every plugin policy is started once before
+//     any run, so one that cannot start fails the bench at once.
+//   - Lag: how late the load generator sent requests against their
+//     schedule (p50, p99, max). Latency is measured from the schedule
+//     anyway, but a lagging client bunches arrivals; a p99 over the
+//     larger of 1 ms and 1/20 of the tightest deadline is warned about.
+//   - Repeat: each policy runs N times, interleaved (A, B, A, B) so that
+//     the machine's drift hits every policy alike, and Summaries gives the
+//     median and min–max of P50, P99 and the miss ratio over the repeats;
+//     charts pool the repeats.
+//
 // What must not live here: runtime or policy logic (that is core and
 // plugins), config parsing (core/config), flag parsing (cmd/sledge). This
 // package only uses core's public API, as an operator's load generator

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,6 +26,7 @@ type Report struct {
 	Duration time.Duration
 	Warmup   time.Duration
 	Workers  int       // runtime.workers of every run
+	Repeats  int       // runs of each policy at each rate (Options.Repeat)
 	Started  time.Time // when Run began
 	Runs     []RunReport
 }
@@ -34,7 +36,35 @@ type RunReport struct {
 	Policy     string  // as listed, e.g. "fifo:nopreempt"
 	Preemption bool    // in effect during the run
 	Rate       float64 // offered load, req/s
+	Repeat     int     // 1 to Report.Repeats
 	Routes     []RouteReport
+	// Fallback is set if the policy under test failed during the run
+	// and runtime.plugin_fallback ran the rest; the routes' figures are
+	// then partly the fallback's.
+	Fallback *Fallback
+	// Failed says why the run failed (Options.Strict and a fallback);
+	// "" if it did not.
+	Failed string
+	Lag    Lag // the load generator's, over the measured requests
+}
+
+// label is the run's policy as a report shows it: the policy, or what
+// fell back to what and when ("llf→fifo@0.5s").
+func (run RunReport) label() string {
+	if run.Fallback != nil {
+		return run.Policy + "→" + run.Fallback.To + "@" + fmtOffset(run.Fallback.At)
+	}
+	return run.Policy
+}
+
+// runName names a run in notes and errors: "llf at 150 req/s", with
+// "#2" for the second repeat when there are several.
+func (r *Report) runName(run RunReport) string {
+	s := run.Policy + " at " + fmtRate(run.Rate) + " req/s"
+	if r.Repeats > 1 {
+		s += " #" + strconv.Itoa(run.Repeat)
+	}
+	return s
 }
 
 // RouteReport is one route of one run; only requests due after the
@@ -73,23 +103,130 @@ func (r *Report) sweep() bool {
 	return len(rates) > 1
 }
 
-// WriteTable prints the report as a table, one row per run and route.
+// WriteTable prints the report as a table, one row per run and route,
+// then notes on fallbacks and the load generator's lag and, with repeats,
+// the median and range of each figure over them.
 func (r *Report) WriteTable(w io.Writer) error {
-	fmt.Fprintf(w, "%s: %s arrivals, %s measured after %s warm-up, seed %d, %d workers, serve config %s\n\n",
+	fmt.Fprintf(w, "%s: %s arrivals, %s measured after %s warm-up, seed %d, %d workers, serve config %s",
 		r.Workload, r.Process, r.Duration, r.Warmup, r.Seed, r.Workers, r.Config)
+	if r.Repeats > 1 {
+		fmt.Fprintf(w, ", %d repeats interleaved", r.Repeats)
+	}
+	fmt.Fprint(w, "\n\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "POLICY\tREQ/S\tROUTE\tDEADLINE\tSENT\t200\t429\t408\t5XX\tOTHER\tOK/S\tP50\tP90\tP99\tMAX\tMISS")
+	repeats := r.Repeats > 1
+	row(tw, "POLICY", "REQ/S", when(repeats, "REP"), "ROUTE", "DEADLINE", "SENT", "200", "429", "408", "5XX", "OTHER",
+		"OK/S", "P50", "P90", "P99", "MAX", "MISS")
 	for _, run := range r.Runs {
 		for _, rr := range run.Routes {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%.1f\t%s\t%s\t%s\t%s\t%.1f%%\n",
-				run.Policy, fmtRate(run.Rate), rr.Route, rr.Deadline, rr.Sent, rr.OK, rr.Refused, rr.Dropped,
-				rr.ServerErrors, rr.Other, rr.Throughput,
+			row(tw, run.label(), fmtRate(run.Rate), when(repeats, strconv.Itoa(run.Repeat)), rr.Route, rr.Deadline.String(),
+				strconv.Itoa(rr.Sent), strconv.Itoa(rr.OK), strconv.Itoa(rr.Refused), strconv.Itoa(rr.Dropped),
+				strconv.Itoa(rr.ServerErrors), strconv.Itoa(rr.Other), fmt.Sprintf("%.1f", rr.Throughput),
 				fmtLatency(rr, rr.P50), fmtLatency(rr, rr.P90), fmtLatency(rr, rr.P99), fmtLatency(rr, rr.Max),
-				100*rr.MissRatio)
+				fmtPercent(rr.MissRatio))
 		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	r.writeNotes(w)
+	if repeats {
+		return r.writeSummaryTable(w)
+	}
+	return nil
+}
+
+// when is a column that only some tables have: nil drops it.
+func when(on bool, s string) *string {
+	if !on {
+		return nil
+	}
+	return &s
+}
+
+// row writes one tab-separated row; a cell is a string, or a *string
+// that is left out when nil.
+func row(w io.Writer, cells ...any) {
+	var b strings.Builder
+	for _, c := range cells {
+		switch c := c.(type) {
+		case string:
+			b.WriteString(c)
+		case *string:
+			if c == nil {
+				continue
+			}
+			b.WriteString(*c)
+		}
+		b.WriteByte('\t')
+	}
+	fmt.Fprintln(w, strings.TrimSuffix(b.String(), "\t"))
+}
+
+// writeNotes says which runs fell back, which failed, and how far the
+// load generator lagged behind its schedule.
+func (r *Report) writeNotes(w io.Writer) {
+	first := true
+	for _, run := range r.Runs {
+		fb := run.Fallback
+		if fb == nil {
+			continue
+		}
+		if first {
+			fmt.Fprintln(w, "\nFell back (a plugin failed; the built-in fallback ran the rest of the run, so its figures are mixed):")
+			first = false
+		}
+		fmt.Fprintf(w, "  %s: %s took over %s into the run, after %d decisions and %d requests: %s\n",
+			r.runName(run), fb.To, fmtOffset(fb.At), fb.Decisions, fb.Requests, fb.Cause)
+		if run.Failed != "" {
+			fmt.Fprintln(w, "    FAILED: --strict does not accept a run that fell back")
+		}
+	}
+	if len(r.Runs) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nLoad generator lag (how late requests were sent against their schedule), p50 / p99 / max; warned above a p99 of %s:\n",
+		r.Runs[0].Lag.Bound)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, run := range r.Runs {
+		l := run.Lag
+		warn := when(l.Over(), "OVER: arrivals were burstier than the workload's; free the machine or lower the rate")
+		row(tw, "  "+r.runName(run)+":", fmtMS(l.P50), "/", fmtMS(l.P99), "/", fmtMS(l.Max), warn)
+	}
+	tw.Flush()
+}
+
+// writeSummaryTable prints each figure's median and range over repeats.
+func (r *Report) writeSummaryTable(w io.Writer) error {
+	fmt.Fprintf(w, "\nOver %d repeats, median (min–max):\n", r.Repeats)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row(tw, "POLICY", "REQ/S", "ROUTE", "RUNS", "FELL BACK", "P50", "P99", "MISS")
+	for _, s := range r.Summaries() {
+		p50, p99 := "-", "-"
+		if s.OKRuns > 0 {
+			p50 = fmtSpread(s.P50, fmtMS)
+			p99 = fmtSpread(s.P99, fmtMS)
+		}
+		row(tw, s.Policy, fmtRate(s.Rate), s.Route, strconv.Itoa(s.Runs), strconv.Itoa(s.FellBack), p50, p99,
+			fmtSpread(s.Miss, fmtPercent))
 	}
 	return tw.Flush()
 }
+
+// fmtSpread shows "median (min–max)", the unit once in the range:
+// "2.00ms (1.00–3.00ms)".
+func fmtSpread[T time.Duration | float64](s Spread[T], f func(T) string) string {
+	lo, hi := f(s.Min), f(s.Max)
+	for _, unit := range []string{"ms", "%"} {
+		if strings.HasSuffix(lo, unit) && strings.HasSuffix(hi, unit) {
+			lo = strings.TrimSuffix(lo, unit)
+			break
+		}
+	}
+	return fmt.Sprintf("%s (%s–%s)", f(s.Median), lo, hi)
+}
+
+func fmtPercent(x float64) string { return fmt.Sprintf("%.1f%%", 100*x) }
 
 func fmtRate(r float64) string { return strconv.FormatFloat(r, 'g', -1, 64) }
 
@@ -97,7 +234,12 @@ func fmtLatency(rr RouteReport, d time.Duration) string {
 	if rr.OK == 0 {
 		return "-"
 	}
-	ms := float64(d) / float64(time.Millisecond)
+	return fmtMS(d)
+}
+
+// fmtMS shows a duration in milliseconds to three significant digits or so.
+func fmtMS(d time.Duration) string {
+	ms := ms(d)
 	switch {
 	case ms < 10:
 		return fmt.Sprintf("%.2fms", ms)
@@ -109,28 +251,63 @@ func fmtLatency(rr RouteReport, d time.Duration) string {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-// csvHeader is the first line of results.csv.
+// csvHeader is the first line of results.csv. The fallback columns are
+// empty for a run whose policy did not fall back.
 var csvHeader = []string{
 	"workload", "policy", "preemption", "rate", "route", "tenant", "path", "deadline_ms",
 	"sent", "ok", "refused_429", "dropped_408", "errors_5xx", "other",
 	"throughput_rps", "p50_ms", "p90_ms", "p99_ms", "max_ms", "miss_ratio",
+	"repeat", "fell_back_to", "fallback_at_ms", "fallback_decisions", "fallback_requests", "fallback_cause", "failed",
+	"lag_p50_ms", "lag_p99_ms", "lag_max_ms", "lag_bound_ms",
 }
+
+// summaryHeader is the first line of summary.csv, written with repeats.
+var summaryHeader = []string{
+	"workload", "policy", "rate", "route", "runs", "fell_back", "ok_runs",
+	"p50_median_ms", "p50_min_ms", "p50_max_ms", "p99_median_ms", "p99_min_ms", "p99_max_ms",
+	"miss_median", "miss_min", "miss_max",
+}
+
+// csvMS is a duration in a CSV cell.
+func csvMS(x time.Duration) string { return strconv.FormatFloat(ms(x), 'f', 3, 64) }
+
+func csvRatio(x float64) string { return strconv.FormatFloat(x, 'f', 6, 64) }
 
 func (r *Report) writeCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
 	cw.Write(csvHeader)
 	f := func(x float64) string { return strconv.FormatFloat(x, 'f', -1, 64) }
-	d := func(x time.Duration) string { return strconv.FormatFloat(ms(x), 'f', 3, 64) }
 	for _, run := range r.Runs {
+		fallback := make([]string, 5)
+		if fb := run.Fallback; fb != nil {
+			fallback = []string{fb.To, csvMS(fb.At), strconv.FormatUint(fb.Decisions, 10), strconv.FormatUint(fb.Requests, 10), fb.Cause}
+		}
 		for _, rr := range run.Routes {
-			cw.Write([]string{
-				r.Workload, run.Policy, strconv.FormatBool(run.Preemption), f(run.Rate), rr.Route, rr.Tenant, rr.Path, d(rr.Deadline),
+			cw.Write(slices.Concat([]string{
+				r.Workload, run.Policy, strconv.FormatBool(run.Preemption), f(run.Rate), rr.Route, rr.Tenant, rr.Path, csvMS(rr.Deadline),
 				strconv.Itoa(rr.Sent), strconv.Itoa(rr.OK), strconv.Itoa(rr.Refused), strconv.Itoa(rr.Dropped),
 				strconv.Itoa(rr.ServerErrors), strconv.Itoa(rr.Other),
-				strconv.FormatFloat(rr.Throughput, 'f', 3, 64), d(rr.P50), d(rr.P90), d(rr.P99), d(rr.Max),
-				strconv.FormatFloat(rr.MissRatio, 'f', 6, 64),
-			})
+				strconv.FormatFloat(rr.Throughput, 'f', 3, 64), csvMS(rr.P50), csvMS(rr.P90), csvMS(rr.P99), csvMS(rr.Max),
+				csvRatio(rr.MissRatio), strconv.Itoa(run.Repeat),
+			}, fallback, []string{
+				run.Failed, csvMS(run.Lag.P50), csvMS(run.Lag.P99), csvMS(run.Lag.Max), csvMS(run.Lag.Bound),
+			}))
 		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+func (r *Report) writeSummaryCSV(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	cw.Write(summaryHeader)
+	for _, s := range r.Summaries() {
+		cw.Write([]string{
+			r.Workload, s.Policy, strconv.FormatFloat(s.Rate, 'f', -1, 64), s.Route,
+			strconv.Itoa(s.Runs), strconv.Itoa(s.FellBack), strconv.Itoa(s.OKRuns),
+			csvMS(s.P50.Median), csvMS(s.P50.Min), csvMS(s.P50.Max), csvMS(s.P99.Median), csvMS(s.P99.Min), csvMS(s.P99.Max),
+			csvRatio(s.Miss.Median), csvRatio(s.Miss.Min), csvRatio(s.Miss.Max),
+		})
 	}
 	cw.Flush()
 	return cw.Error()
@@ -147,14 +324,53 @@ type (
 		DurationMS float64   `json:"duration_ms"`
 		WarmupMS   float64   `json:"warmup_ms"`
 		Workers    int       `json:"workers"`
+		Repeats    int       `json:"repeats"`
 		Started    time.Time `json:"started"`
 		Runs       []jsonRun `json:"runs"`
+		// Summary is there with repeats only.
+		Summary []jsonSummary `json:"summary,omitempty"`
 	}
 	jsonRun struct {
-		Policy     string      `json:"policy"`
-		Preemption bool        `json:"preemption"`
-		Rate       float64     `json:"rate"`
-		Routes     []jsonRoute `json:"routes"`
+		Policy     string  `json:"policy"`
+		Preemption bool    `json:"preemption"`
+		Rate       float64 `json:"rate"`
+		Repeat     int     `json:"repeat"`
+		// Fallback is null if the policy ran the whole run.
+		Fallback *jsonFallback `json:"fallback"`
+		Failed   string        `json:"failed,omitempty"`
+		Lag      jsonLag       `json:"generator_lag"`
+		Routes   []jsonRoute   `json:"routes"`
+	}
+	jsonFallback struct {
+		From      string  `json:"from"`
+		To        string  `json:"to"`
+		AtMS      float64 `json:"at_ms"`
+		Decisions uint64  `json:"decisions"`
+		Requests  uint64  `json:"requests"`
+		Cause     string  `json:"cause"`
+	}
+	jsonLag struct {
+		P50MS   float64 `json:"p50_ms"`
+		P99MS   float64 `json:"p99_ms"`
+		MaxMS   float64 `json:"max_ms"`
+		BoundMS float64 `json:"bound_ms"`
+		Over    bool    `json:"over_bound"`
+	}
+	jsonSpread struct {
+		Median float64 `json:"median"`
+		Min    float64 `json:"min"`
+		Max    float64 `json:"max"`
+	}
+	jsonSummary struct {
+		Policy   string     `json:"policy"`
+		Rate     float64    `json:"rate"`
+		Route    string     `json:"route"`
+		Runs     int        `json:"runs"`
+		FellBack int        `json:"fell_back"`
+		OKRuns   int        `json:"ok_runs"`
+		P50MS    jsonSpread `json:"p50_ms"`
+		P99MS    jsonSpread `json:"p99_ms"`
+		Miss     jsonSpread `json:"miss_ratio"`
 	}
 	jsonRoute struct {
 		Route        string  `json:"route"`
@@ -178,9 +394,15 @@ type (
 
 func (r *Report) writeJSON(w io.Writer) error {
 	jr := jsonReport{Workload: r.Workload, File: r.File, Config: r.Config, Process: r.Process, Seed: r.Seed,
-		DurationMS: ms(r.Duration), WarmupMS: ms(r.Warmup), Workers: r.Workers, Started: r.Started, Runs: []jsonRun{}}
+		DurationMS: ms(r.Duration), WarmupMS: ms(r.Warmup), Workers: r.Workers, Repeats: r.Repeats, Started: r.Started, Runs: []jsonRun{}}
 	for _, run := range r.Runs {
-		jrun := jsonRun{Policy: run.Policy, Preemption: run.Preemption, Rate: run.Rate, Routes: []jsonRoute{}}
+		l := run.Lag
+		jrun := jsonRun{Policy: run.Policy, Preemption: run.Preemption, Rate: run.Rate, Repeat: run.Repeat, Failed: run.Failed,
+			Lag:    jsonLag{P50MS: ms(l.P50), P99MS: ms(l.P99), MaxMS: ms(l.Max), BoundMS: ms(l.Bound), Over: l.Over()},
+			Routes: []jsonRoute{}}
+		if fb := run.Fallback; fb != nil {
+			jrun.Fallback = &jsonFallback{From: fb.From, To: fb.To, AtMS: ms(fb.At), Decisions: fb.Decisions, Requests: fb.Requests, Cause: fb.Cause}
+		}
 		for _, rr := range run.Routes {
 			jrun.Routes = append(jrun.Routes, jsonRoute{
 				Route: rr.Route, Tenant: rr.Tenant, Path: rr.Path, DeadlineMS: ms(rr.Deadline),
@@ -190,6 +412,14 @@ func (r *Report) writeJSON(w io.Writer) error {
 			})
 		}
 		jr.Runs = append(jr.Runs, jrun)
+	}
+	if r.Repeats > 1 {
+		d := func(s Spread[time.Duration]) jsonSpread { return jsonSpread{ms(s.Median), ms(s.Min), ms(s.Max)} }
+		for _, s := range r.Summaries() {
+			jr.Summary = append(jr.Summary, jsonSummary{Policy: s.Policy, Rate: s.Rate, Route: s.Route, Runs: s.Runs,
+				FellBack: s.FellBack, OKRuns: s.OKRuns, P50MS: d(s.P50), P99MS: d(s.P99),
+				Miss: jsonSpread{s.Miss.Median, s.Miss.Min, s.Miss.Max}})
+		}
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -201,8 +431,9 @@ func (r *Report) DefaultDir() string {
 	return filepath.Join("results", r.Workload+"-"+r.Started.Format("20060102-150405"))
 }
 
-// Save writes results.csv, results.json and the charts (SVG and PNG) into
-// dir, creating it, and returns the paths written.
+// Save writes results.csv, results.json, with repeats summary.csv, and the
+// charts (SVG and PNG) into dir, creating it, and returns the paths
+// written.
 func (r *Report) Save(dir string) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -221,6 +452,11 @@ func (r *Report) Save(dir string) ([]string, error) {
 	}
 	if err := write("results.json", r.writeJSON); err != nil {
 		return files, err
+	}
+	if r.Repeats > 1 {
+		if err := write("summary.csv", r.writeSummaryCSV); err != nil {
+			return files, err
+		}
 	}
 	// Charts render in parallel (rasterising a PNG takes a while), each
 	// chart's formats in turn: drawing a plot changes it.

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -35,6 +36,16 @@ type Options struct {
 	Logger *slog.Logger
 	// Progress gets a progress bar when it is a terminal; nil for none.
 	Progress io.Writer
+	// Repeat runs every policy this many times at each rate, interleaved
+	// (A, B, A, B, ...) so that a drift of the machine's load spreads over
+	// every policy alike; the report adds each figure's median and range
+	// over the repeats (Report.Summaries). 0 means 1.
+	Repeat int
+	// Strict fails a run whose policy fell back (a plugin failed and
+	// runtime.plugin_fallback ran the rest): Run still runs and reports
+	// everything, then returns an error wrapping ErrFellBack. nil means
+	// strict for plugin policies, the only ones that can fall back.
+	Strict *bool
 }
 
 // serverDrain bounds how long a server may take to stop after its run:
@@ -43,8 +54,10 @@ const serverDrain = time.Second
 
 // Run runs the workload against every policy at every rate, one after
 // another on a fresh server each, and reports. Every policy name is
-// checked before anything runs. If ctx is cancelled or a run fails, Run
-// returns the runs completed so far with the error.
+// checked, and every plugin policy started once, before anything runs. If
+// ctx is cancelled or a run fails, Run returns the runs completed so far
+// with the error. A strict run whose policy fell back does not stop the
+// others: Run returns the whole report and an error wrapping ErrFellBack.
 func Run(ctx context.Context, w *Workload, opt Options) (*Report, error) {
 	if len(opt.Policies) == 0 {
 		return nil, errors.New("no policies to run")
@@ -55,6 +68,10 @@ func Run(ctx context.Context, w *Workload, opt Options) (*Report, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
+	if opt.Repeat < 0 {
+		return nil, fmt.Errorf("repeat: must not be negative, got %d", opt.Repeat)
+	}
+	opt.Repeat = max(opt.Repeat, 1)
 	if len(w.Rates) == 0 || len(w.Routes) == 0 {
 		return nil, fmt.Errorf("%s: no rate or no route", w.File)
 	}
@@ -67,8 +84,15 @@ func Run(ctx context.Context, w *Workload, opt Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	var plugins []string // plugin policies under test, in order
 	for _, p := range opt.Policies {
-		if !opt.Registry.Has(p.Name) && !cfg.HasPlugin(p.Name) {
+		switch {
+		case opt.Registry.Has(p.Name):
+		case cfg.HasPlugin(p.Name):
+			if !slices.Contains(plugins, p.Name) {
+				plugins = append(plugins, p.Name)
+			}
+		default:
 			return nil, fmt.Errorf("unknown policy %q (have %s)", p.Name, strings.Join(opt.Registry.Names(), ", "))
 		}
 	}
@@ -79,27 +103,49 @@ func Run(ctx context.Context, w *Workload, opt Options) (*Report, error) {
 	if w.Workers > 0 {
 		workers = w.Workers
 	}
-	rep := &Report{
-		Workload: w.Name, File: w.File, Config: cfg.File, Process: w.Process, Seed: w.Seed,
-		Duration: w.Duration, Warmup: w.Warmup, Workers: workers, Started: time.Now(),
-	}
-	r := &runner{w: w, opt: opt, bar: newProgress(opt.Progress),
-		serverLog: slog.New(minLevel{opt.Logger.Handler(), slog.LevelWarn}),
-		total:     len(w.Rates) * len(opt.Policies)}
-	defer r.bar.clear()
-	for _, rate := range w.Rates {
-		for _, p := range opt.Policies {
-			if err := ctx.Err(); err != nil {
-				return rep, err
-			}
-			run, err := r.one(ctx, p, rate)
-			if err != nil {
-				return rep, fmt.Errorf("policy %s at %g req/s: %w", p, rate, err)
-			}
-			rep.Runs = append(rep.Runs, run)
+	serverLog := slog.New(minLevel{opt.Logger.Handler(), slog.LevelWarn})
+	// A plugin that cannot start fails now, not after the runs before it.
+	for _, name := range plugins {
+		if _, err := core.ProbePlugin(ctx, cfg, name, serverLog); err != nil {
+			return nil, fmt.Errorf("policy %s: %w", name, err)
 		}
 	}
-	return rep, nil
+	rep := &Report{
+		Workload: w.Name, File: w.File, Config: cfg.File, Process: w.Process, Seed: w.Seed,
+		Duration: w.Duration, Warmup: w.Warmup, Workers: workers, Repeats: opt.Repeat, Started: time.Now(),
+	}
+	r := &runner{w: w, opt: opt, bar: newProgress(opt.Progress), serverLog: serverLog,
+		lagBound: lagBound(w.Routes), total: len(w.Rates) * opt.Repeat * len(opt.Policies)}
+	defer r.bar.clear()
+	var failed []error
+	for _, rate := range w.Rates {
+		for n := 1; n <= opt.Repeat; n++ {
+			for _, p := range opt.Policies {
+				if err := ctx.Err(); err != nil {
+					return rep, err
+				}
+				run, err := r.one(ctx, p, rate, n)
+				if err != nil {
+					return rep, fmt.Errorf("policy %s at %g req/s: %w", p, rate, err)
+				}
+				if run.Fallback != nil && r.strict(p) {
+					err := rep.failure(run)
+					run.Failed = err.Error()
+					failed = append(failed, err)
+				}
+				rep.Runs = append(rep.Runs, run)
+			}
+		}
+	}
+	return rep, errors.Join(failed...)
+}
+
+// strict reports whether a fallback fails p's runs (Options.Strict).
+func (r *runner) strict(p Policy) bool {
+	if r.opt.Strict != nil {
+		return *r.opt.Strict
+	}
+	return !r.opt.Registry.Has(p.Name)
 }
 
 type runner struct {
@@ -107,14 +153,16 @@ type runner struct {
 	opt       Options
 	bar       *progress
 	serverLog *slog.Logger
+	lagBound  time.Duration
 	total     int // runs
 	done      int
 }
 
-// one runs the workload at rate on a fresh server with policy p.
-func (r *runner) one(ctx context.Context, p Policy, rate float64) (RunReport, error) {
+// one runs the workload at rate on a fresh server with policy p, for the
+// n-th time.
+func (r *runner) one(ctx context.Context, p Policy, rate float64, n int) (RunReport, error) {
 	w := r.w
-	run := RunReport{Policy: p.String(), Rate: rate}
+	run := RunReport{Policy: p.String(), Rate: rate, Repeat: n}
 	cfg, err := w.ServeConfig()
 	if err != nil {
 		return run, err
@@ -172,8 +220,11 @@ func (r *runner) one(ctx context.Context, p Policy, rate float64) (RunReport, er
 
 	r.done++
 	label := fmt.Sprintf("[%d/%d] %s at %g req/s", r.done, r.total, p, rate)
+	if r.opt.Repeat > 1 {
+		label += fmt.Sprintf(", repeat %d/%d", n, r.opt.Repeat)
+	}
 	r.bar.clear() // before logging on the same terminal
-	r.opt.Logger.Info("bench run", "run", r.done, "of", r.total, "policy", p.String(), "rate", rate, "requests", sched.len())
+	r.opt.Logger.Info("bench run", "run", r.done, "of", r.total, "policy", p.String(), "rate", rate, "repeat", n, "requests", sched.len())
 	began := time.Now()
 
 	attacking := make(chan struct{})
@@ -188,6 +239,7 @@ func (r *runner) one(ctx context.Context, p Policy, rate float64) (RunReport, er
 	results := atk.Attack(mix.target, sched, 0, w.Name)
 
 	acc := make([]accum, len(w.Routes))
+	var lags []time.Duration // of the measured requests
 	var tick <-chan time.Time
 	if r.bar.on {
 		t := time.NewTicker(100 * time.Millisecond)
@@ -223,6 +275,7 @@ func (r *runner) one(ctx context.Context, p Policy, rate float64) (RunReport, er
 			if start.IsZero() {
 				start = sched.start()
 			}
+			lags = append(lags, max(res.Timestamp.Sub(start.Add(due)), 0))
 			end := res.End()
 			if end.After(lastEnd) {
 				lastEnd = end
@@ -244,6 +297,17 @@ func (r *runner) one(ctx context.Context, p Policy, rate float64) (RunReport, er
 	measured := w.Duration
 	if !start.IsZero() {
 		measured = max(measured, lastEnd.Sub(start.Add(w.Warmup)))
+	}
+	run.Lag = lagOf(lags, r.lagBound)
+	if run.Lag.Over() {
+		r.opt.Logger.Warn("the load generator lagged behind its schedule: arrivals were burstier than the workload's",
+			"policy", p.String(), "rate", rate, "lag_p99", run.Lag.P99, "bound", run.Lag.Bound)
+	}
+	if fbs := srv.Fallbacks(); len(fbs) > 0 {
+		// The attack's start; began if no hit was ever paced.
+		run.Fallback = newFallback(fbs[0], cmp.Or(sched.start(), began))
+		r.opt.Logger.Warn("the policy under test fell back", "policy", p.String(), "rate", rate,
+			"fallback", run.Fallback.To, "at", run.Fallback.At, "cause", run.Fallback.Cause)
 	}
 	for i, rt := range w.Routes {
 		run.Routes = append(run.Routes, acc[i].report(rt, measured))

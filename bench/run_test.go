@@ -82,14 +82,24 @@ func TestQuantile(t *testing.T) {
 // shared cache) and a workload of 50 req/s for 1 s after a 200 ms warm-up.
 func tinyWorkload(t *testing.T) *Workload {
 	t.Helper()
+	return tinyWorkloadWith(t, "")
+}
+
+// tinyWorkloadWith is tinyWorkload with more TOML (plugins) at the end of
+// the serve config.
+func tinyWorkloadWith(t *testing.T, serveExtra string) *Workload {
+	t.Helper()
 	dir := t.TempDir()
 	fn, err := filepath.Abs("../examples/functions")
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A plugin under test must fail by its own fault, not because a
+	// loaded machine made an answer miss the default 20ms.
 	serve := fmt.Sprintf(`[runtime]
 workers = 2
 cache_dir = %q
+plugin_timeout = "1s"
 
 [[tenant]]
 name = "t"
@@ -104,7 +114,7 @@ relative_deadline = "1s"
 path = "/fib"
 module = %q
 relative_deadline = "1s"
-`, filepath.Join(dir, "cache"), filepath.Join(fn, "echo.wasm"), filepath.Join(fn, "fib.wasm"))
+%s`, filepath.Join(dir, "cache"), filepath.Join(fn, "echo.wasm"), filepath.Join(fn, "fib.wasm"), serveExtra)
 	os.WriteFile(filepath.Join(dir, "serve.toml"), []byte(serve), 0o644)
 	const workload = `name = "tiny"
 config = "serve.toml"
@@ -173,13 +183,26 @@ func TestRun(t *testing.T) {
 		}
 	}
 
+	// The load generator's lag is measured (its size depends on the
+	// machine, so only its shape is checked): the bound is 1/20 of the
+	// 1 s deadlines.
+	for _, run := range rep.Runs {
+		if l := run.Lag; l.Bound != 50*time.Millisecond || l.P50 < 0 || l.P50 > l.P99 || l.P99 > l.Max || run.Fallback != nil || run.Repeat != 1 {
+			t.Errorf("%s: lag %+v, fallback %v, repeat %d", run.Policy, l, run.Fallback, run.Repeat)
+		}
+	}
+
 	var table bytes.Buffer
 	if err := rep.WriteTable(&table); err != nil {
 		t.Fatal(err)
 	}
-	if lines := strings.Split(strings.TrimSpace(table.String()), "\n"); len(lines) != 2+1+4 ||
-		!strings.HasPrefix(lines[2], "POLICY ") || !strings.HasPrefix(lines[6], "fifo:nopreempt ") {
+	lines := strings.Split(strings.TrimSpace(table.String()), "\n")
+	if len(lines) != 2+1+4+2+2 || !strings.HasPrefix(lines[2], "POLICY ") || !strings.HasPrefix(lines[6], "fifo:nopreempt ") ||
+		!strings.HasPrefix(lines[8], "Load generator lag") || !strings.HasPrefix(lines[10], "  fifo:nopreempt at 50 req/s:") {
 		t.Errorf("table:\n%s", table.String())
+	}
+	if strings.Contains(table.String(), "→") || strings.Contains(table.String(), "Fell back") {
+		t.Errorf("table reports a fallback:\n%s", table.String())
 	}
 
 	dir := t.TempDir()
@@ -191,7 +214,8 @@ func TestRun(t *testing.T) {
 	var jr jsonReport
 	if data, err := os.ReadFile(filepath.Join(dir, "results.json")); err != nil {
 		t.Error(err)
-	} else if err := json.Unmarshal(data, &jr); err != nil || len(jr.Runs) != 2 || len(jr.Runs[1].Routes) != 2 || jr.Workload != "tiny" {
+	} else if err := json.Unmarshal(data, &jr); err != nil || len(jr.Runs) != 2 || len(jr.Runs[1].Routes) != 2 || jr.Workload != "tiny" ||
+		jr.Runs[0].Lag.BoundMS != 50 || jr.Runs[0].Lag.MaxMS != ms(rep.Runs[0].Lag.Max) || jr.Runs[0].Fallback != nil || jr.Summary != nil {
 		t.Errorf("results.json: %v %+v", err, jr)
 	}
 	want := []string{"results.csv", "results.json", "cdf-t-echo.svg", "cdf-t-echo.png", "cdf-t-fib.svg", "cdf-t-fib.png"}
@@ -200,53 +224,72 @@ func TestRun(t *testing.T) {
 
 func checkCSV(t *testing.T, path string, rep *Report) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
+	header, rows := readCSV(t, path)
+	if !slices.Equal(header, csvHeader) {
+		t.Errorf("CSV header %q", header)
 	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
+	if len(rows) != 4 {
+		t.Fatalf("CSV has %d rows, want 4", len(rows))
 	}
-	if !slices.Equal(rows[0], csvHeader) {
-		t.Errorf("CSV header %q", rows[0])
-	}
-	if len(rows) != 1+4 {
-		t.Fatalf("CSV has %d rows, want 1+4", len(rows))
-	}
-	col := map[string]int{}
-	for i, h := range rows[0] {
-		col[h] = i
-	}
-	num := func(row []string, h string) int {
-		n, err := strconv.Atoi(row[col[h]])
+	num := func(row map[string]string, h string) int {
+		n, err := strconv.Atoi(row[h])
 		if err != nil {
 			t.Errorf("column %s: %v", h, err)
 		}
 		return n
 	}
 	perPolicy := map[string]int{}
-	for _, row := range rows[1:] {
-		if len(row) != len(csvHeader) {
-			t.Errorf("row %q has %d columns", row, len(row))
-			continue
-		}
+	for _, row := range rows {
 		sent := num(row, "sent")
 		if sum := num(row, "ok") + num(row, "refused_429") + num(row, "dropped_408") + num(row, "errors_5xx") + num(row, "other"); sum != sent {
-			t.Errorf("row %q: sent %d, outcomes add up to %d", row, sent, sum)
+			t.Errorf("row %v: sent %d, outcomes add up to %d", row, sent, sum)
 		}
-		perPolicy[row[col["policy"]]] += sent
-		if row[col["workload"]] != "tiny" || row[col["tenant"]] != "t" || row[col["deadline_ms"]] != "1000.000" {
-			t.Errorf("row %q", row)
+		perPolicy[row["policy"]] += sent
+		if row["workload"] != "tiny" || row["tenant"] != "t" || row["deadline_ms"] != "1000.000" {
+			t.Errorf("row %v", row)
 		}
-		if r, err := strconv.ParseFloat(row[col["miss_ratio"]], 64); err != nil || r < 0 || r > 1 {
-			t.Errorf("miss_ratio %q", row[col["miss_ratio"]])
+		if r, err := strconv.ParseFloat(row["miss_ratio"], 64); err != nil || r < 0 || r > 1 {
+			t.Errorf("miss_ratio %q", row["miss_ratio"])
+		}
+		for _, h := range []string{"lag_p50_ms", "lag_p99_ms", "lag_max_ms"} {
+			if x, err := strconv.ParseFloat(row[h], 64); err != nil || x < 0 {
+				t.Errorf("%s %q", h, row[h])
+			}
+		}
+		if row["lag_bound_ms"] != "50.000" || row["fell_back_to"] != "" || row["repeat"] != "1" {
+			t.Errorf("row %v", row)
 		}
 	}
 	if perPolicy["fifo"] != 50 || perPolicy["fifo:nopreempt"] != 50 {
 		t.Errorf("sent per policy %v, want 50 each", perPolicy)
 	}
+}
+
+// readCSV reads a CSV file: its header, and a map per row by header.
+func readCSV(t *testing.T, path string) ([]string, []map[string]string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil || len(rows) == 0 {
+		t.Fatalf("%s: %v, %d rows", path, err, len(rows))
+	}
+	var out []map[string]string
+	for _, row := range rows[1:] {
+		if len(row) != len(rows[0]) {
+			t.Errorf("%s: row %q has %d columns, the header %d", path, row, len(row), len(rows[0]))
+			continue
+		}
+		m := map[string]string{}
+		for i, h := range rows[0] {
+			m[h] = row[i]
+		}
+		out = append(out, m)
+	}
+	return rows[0], out
 }
 
 // checkFiles checks that Save wrote exactly want and that every chart
