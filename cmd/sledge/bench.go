@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -17,15 +18,21 @@ import (
 // benchCmd is `sledge bench`: every listed policy in turn on one workload,
 // a table on stdout, files in the out dir.
 func benchCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("bench", "bench --workload W [--policies P,...] [--out DIR] [--duration D]", stderr)
+	fs := newFlags("bench", "bench --workload W [--policies P,...] [--out DIR] [--duration D] [--repeat N] [--strict=false]", stderr)
 	workload := fs.String("workload", "", "workload file (required), e.g. examples/workloads/bimodal.toml")
 	list := fs.String("policies", strings.Join(plugins.Builtins().Names(), ","),
 		"comma-separated policies to compare, in order; NAME:nopreempt or NAME:preempt forces preemption off or on")
 	out := fs.String("out", "", "directory for CSV, JSON and charts (default results/WORKLOAD-TIMESTAMP)")
 	duration := fs.Duration("duration", 0, "measured time of each run (overrides the workload's duration)")
+	repeat := fs.Int("repeat", 1, "runs of each policy at each rate, interleaved (A, B, A, B, ...); the report adds the median and range over them")
+	var strict optionalBool
+	fs.Var(&strict, "strict", "fail a run whose policy fell back (a plugin failed and plugin_fallback took over) (default: on for plugin policies)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *repeat < 1 {
+		return fmt.Errorf("--repeat: must be at least 1, got %d", *repeat)
 	}
 	if *workload == "" {
 		fmt.Fprintln(stderr, "bench: --workload is required")
@@ -52,11 +59,12 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	rep, runErr := bench.Run(ctx, w, bench.Options{
 		Policies: policies, Duration: *duration, Registry: plugins.Builtins(), Logger: log, Progress: stderr,
+		Repeat: *repeat, Strict: strict.value,
 	})
 	if rep == nil || len(rep.Runs) == 0 {
 		return runErr
 	}
-	if runErr != nil {
+	if runErr != nil && !errors.Is(runErr, bench.ErrFellBack) {
 		fmt.Fprintf(stderr, "sledge: bench stopped: %v; reporting the runs completed\n", runErr)
 	}
 	if err := rep.WriteTable(stdout); err != nil {
@@ -73,3 +81,24 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "\nwrote %d files to %s\n", len(files), dir)
 	return runErr
 }
+
+// optionalBool is a boolean flag that tells "not given" (nil) from false.
+type optionalBool struct{ value *bool }
+
+func (b *optionalBool) String() string {
+	if b == nil || b.value == nil {
+		return ""
+	}
+	return strconv.FormatBool(*b.value)
+}
+
+func (b *optionalBool) Set(s string) error {
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return err
+	}
+	b.value = &v
+	return nil
+}
+
+func (b *optionalBool) IsBoolFlag() bool { return true }

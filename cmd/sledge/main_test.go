@@ -346,3 +346,53 @@ func TestPluginPathNotInPATH(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchStrict: a plugin policy that falls back fails `sledge bench`
+// (strict is on for plugins) after the report is printed and written;
+// --strict=false reports the fallback and succeeds.
+func TestBenchStrict(t *testing.T) {
+	dir := t.TempDir()
+	serve, _ := writeConfig(t, dir, fmt.Sprintf("\n[[plugin]]\nname = \"p\"\npath = %q\n", testplugin(t, "exit")))
+	workload := filepath.Join(dir, "w.toml")
+	os.WriteFile(workload, fmt.Appendf(nil, `config = %q
+duration = "300ms"
+warmup = "100ms"
+[arrival]
+process = "constant"
+rate = 20
+[[route]]
+path = "/fib"
+body = "5"
+`, filepath.Base(serve)), 0o644)
+	for _, tc := range []struct {
+		flags []string
+		code  int
+		err   string // in stderr
+	}{
+		{nil, 1, "sledge: strict: p at 20 req/s: p→fifo@"},
+		{[]string{"--strict=false"}, 0, ""},
+		{[]string{"--repeat", "0"}, 1, "--repeat: must be at least 1, got 0"},
+	} {
+		t.Run(strings.Join(tc.flags, " "), func(t *testing.T) {
+			out := t.TempDir()
+			var stdout, stderr bytes.Buffer
+			args := append([]string{"bench", "--workload", workload, "--policies", "p", "--out", out, "--log-level", "error"}, tc.flags...)
+			code := run(args, &stdout, &stderr)
+			if code != tc.code || !strings.Contains(stderr.String(), tc.err) {
+				t.Fatalf("exit %d, stderr %q; want %d, %q", code, stderr.String(), tc.code, tc.err)
+			}
+			if tc.code == 1 && tc.err != "" && !strings.HasPrefix(tc.err, "sledge: strict") {
+				return // a usage error: nothing ran
+			}
+			if !strings.Contains(stdout.String(), "\np→fifo@") || !strings.Contains(stdout.String(), "wrote ") {
+				t.Errorf("stdout does not show the fallback or the files:\n%s", stdout.String())
+			}
+			if strings.Contains(stderr.String(), "bench stopped") {
+				t.Errorf("a strict failure is not an interruption: %s", stderr.String())
+			}
+			if _, err := os.Stat(filepath.Join(out, "results.json")); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
