@@ -4,7 +4,10 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -118,4 +121,69 @@ func benchEcho(b *testing.B, ts *testServer) {
 	})
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
+}
+
+// BenchmarkInFlight parks GOSLEDGE_BENCH_INFLIGHT (default 10 000)
+// sandboxes of the never-ending loop function on 2 workers, waits until
+// every one has run (instantiated, and preempted or running), and reports
+// the resident memory they add: the whole and per sandbox. Run with
+// -benchtime 1x.
+func BenchmarkInFlight(b *testing.B) {
+	n := envInt("GOSLEDGE_BENCH_INFLIGHT", 10_000)
+	loop := testRoute(b, "/loop", "loop")
+	loop.Timeout = time.Hour
+	ts := startServer(b, config.Runtime{Workers: 2, Preemption: true, Quantum: time.Millisecond}, loop)
+	rt := ts.tenants[0].routeMap()["/loop"]
+	for range b.N {
+		runtime.GC()
+		before := residentBytes(b)
+		sbs := make([]*Sandbox, n)
+		launch := time.Now()
+		var wg sync.WaitGroup
+		for i := range sbs {
+			sbs[i] = newSandbox(rt, sdk.TaskID(i+1), ts.now(), nil, nil)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sbs[i].run(context.Background(), ts.Server)
+			}()
+		}
+		for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(10 * time.Millisecond) {
+			started := ts.states[StatePreempted].Load() + ts.states[StateRunning].Load()
+			if started == int64(n) {
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("only %d of %d sandboxes started", started, n)
+			}
+		}
+		startedIn := time.Since(launch)
+		runtime.GC()
+		rss := residentBytes(b) - before
+		b.ReportMetric(float64(rss)/(1<<20), "MiB")
+		b.ReportMetric(float64(rss)/float64(n), "B/sandbox")
+		b.ReportMetric(startedIn.Seconds(), "s-to-start-all")
+		killed := time.Now()
+		for _, sb := range sbs {
+			sb.Kill(killShutdown)
+		}
+		wg.Wait()
+		b.ReportMetric(time.Since(killed).Seconds(), "s-to-kill-all")
+	}
+}
+
+// residentBytes is the process's resident set (VmRSS).
+func residentBytes(b *testing.B) int64 {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		b.Skipf("no /proc: %v", err)
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	b.Skip("no VmRSS in /proc/self/status")
+	return 0
 }

@@ -19,10 +19,11 @@ import (
 // visible to the next (a test proves it).
 
 const (
-	// clearLimit: a memory that used at most this much is zeroed with a
-	// plain clear, which keeps its pages resident for the next sandbox;
-	// a bigger one is handed back to the kernel (zero pages on next touch),
-	// so idle memories hold at most maxIdleMemories × clearLimit resident.
+	// clearLimit: a memory that used at most this much keeps its pages
+	// resident for the next sandbox (zeroed in place: a page fault costs
+	// more than clearing a page); a bigger one is handed back to the
+	// kernel (zero pages on next touch), so idle memories hold at most
+	// maxIdleMemories × clearLimit resident.
 	clearLimit = 1 << 20
 	// maxIdleMemories bounds the pool; past it, returned memories are
 	// unmapped. In-flight sandboxes own theirs and are not counted.
@@ -100,9 +101,8 @@ func (p *memoryPool) get(reserve uint64) (*linearMemory, error) {
 // put zeroes m and keeps it for the next sandbox, or unmaps it when the
 // pool is full.
 func (p *memoryPool) put(m *linearMemory) {
-	if m.touched <= clearLimit {
-		clear(m.region[:m.touched])
-	} else if err := discardRegion(m.region[:m.touched]); err != nil {
+	used := m.region[:m.touched]
+	if err := resetRegion(used, m.touched <= clearLimit); err != nil {
 		releaseRegion(m.region) // cannot guarantee zeroes: never reuse it
 		return
 	}

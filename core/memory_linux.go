@@ -2,6 +2,7 @@ package core
 
 import (
 	"fmt"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -22,13 +23,43 @@ func reserveRegion(n uint64) ([]byte, error) {
 	return b, nil
 }
 
-// discardRegion gives b's pages back to the kernel; on Linux a private
-// anonymous page reads as zero after MADV_DONTNEED.
-func discardRegion(b []byte) error {
+// resetRegion makes b read as zeroes again. keep clears the pages that are
+// resident (the ones the guest touched) in place and leaves the others,
+// which already read as zero, untouched: clearing those would fault them
+// in only to zero them twice. Without keep, every page goes back to the
+// kernel: on Linux a private anonymous page reads as zero after
+// MADV_DONTNEED. b is whole Wasm pages, so it is page-aligned.
+func resetRegion(b []byte, keep bool) error {
 	if len(b) == 0 {
 		return nil
 	}
-	return unix.Madvise(b, unix.MADV_DONTNEED) // b is whole Wasm pages: page-aligned
+	page := unix.Getpagesize()
+	var buf [clearLimit / 4096]byte
+	n := len(b) / page
+	if !keep || n > len(buf) {
+		return unix.Madvise(b, unix.MADV_DONTNEED)
+	}
+	vec := buf[:n]
+	if _, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), uintptr(unsafe.Pointer(&vec[0]))); errno != 0 {
+		return unix.Madvise(b, unix.MADV_DONTNEED)
+	}
+	// Runs of pages with the same residency: resident ones are cleared;
+	// the others are zero unless swapped out, which MADV_DONTNEED also
+	// discards.
+	for i := 0; i < n; {
+		j, resident := i, vec[i]&1 != 0
+		for j < n && (vec[j]&1 != 0) == resident {
+			j++
+		}
+		run := b[i*page : j*page]
+		if resident {
+			clear(run)
+		} else if err := unix.Madvise(run, unix.MADV_DONTNEED); err != nil {
+			return err
+		}
+		i = j
+	}
+	return nil
 }
 
 func releaseRegion(b []byte) { _ = unix.Munmap(b) }

@@ -9,5 +9,5 @@ import "errors"
 func newMemoryPool() *memoryPool { return nil }
 
 func reserveRegion(uint64) ([]byte, error) { return nil, errors.ErrUnsupported }
-func discardRegion([]byte) error           { return errors.ErrUnsupported }
+func resetRegion([]byte, bool) error       { return errors.ErrUnsupported }
 func releaseRegion([]byte)                 {}

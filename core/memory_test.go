@@ -65,12 +65,14 @@ func TestMemoryPoolRecycles(t *testing.T) {
 	p := testPool(t)
 	const reserve = 64 * wasmPage // 4 MiB
 	for _, tc := range []struct {
-		name  string
-		pages uint64
+		name   string
+		pages  uint64
+		stride int // write every stride-th byte: 1 touches every page
 	}{
-		{"cleared", 2},                          // under clearLimit
-		{"discarded", clearLimit/wasmPage + 16}, // over it: MADV_DONTNEED
-		{"whole reservation", reserve / wasmPage},
+		{"cleared", 2, 1},                          // under clearLimit
+		{"cleared, sparse", 16, 5 * 4096},          // resident and untouched runs
+		{"discarded", clearLimit/wasmPage + 16, 1}, // over it: MADV_DONTNEED
+		{"whole reservation", reserve / wasmPage, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			lease := &memoryLease{pool: p}
@@ -79,7 +81,7 @@ func TestMemoryPoolRecycles(t *testing.T) {
 			if uint64(len(buf)) != tc.pages*wasmPage {
 				t.Fatalf("len = %d, want %d", len(buf), tc.pages*wasmPage)
 			}
-			for i := range buf {
+			for i := 0; i < len(buf); i += tc.stride {
 				buf[i] = 0xAB
 			}
 			lease.release()
