@@ -25,6 +25,8 @@ const (
 	// yield; small, so the first yield comes early and calibrates the rest.
 	initialFuel = 1000
 	wasmPage    = 64 << 10
+	// maxTableElements caps every table (8 MiB of references at most).
+	maxTableElements = 1 << 20
 )
 
 // features are the Wasm proposals modules may use. Threads and tail calls
@@ -94,6 +96,10 @@ func (e *engine) compile(ctx context.Context, name string, wasm []byte, memoryLi
 		FuelExport:     fuelExport,
 		InitialFuel:    initialFuel,
 		MaxMemoryPages: key.maxPages,
+		// A table without a maximum could grow to 2^32-2 entries in one
+		// table.grow: gigabytes allocated inside one instruction, where no
+		// safepoint or kill reaches. Real modules use thousands.
+		MaxTableElements: maxTableElements,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("module %s: instrument: %w", name, err)

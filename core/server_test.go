@@ -198,7 +198,8 @@ func TestHTTPContract(t *testing.T) {
 	ts := startServer(t, config.Runtime{Workers: 2, Preemption: true},
 		testRoute(t, "/fib", "fib"), testRoute(t, "/echo", "echo"), testRoute(t, "/hash", "hash"),
 		testRoute(t, "/trap", "trap"), testRoute(t, "/exit1", "exit1"), small, loop, grow, wait,
-		counterRoute(t, "/wait_results", "wait_results"), counterRoute(t, "/wait_unaligned", "wait_unaligned"))
+		counterRoute(t, "/wait_results", "wait_results"), counterRoute(t, "/wait_unaligned", "wait_unaligned"),
+		counterRoute(t, "/tablegrow", "tablegrow"))
 
 	sum := sha256.Sum256([]byte("hello"))
 	tests := []struct {
@@ -210,6 +211,7 @@ func TestHTTPContract(t *testing.T) {
 		{"fib argv", "GET", "/fib?20", "", 200, "6765"},
 		{"fib argv named", "GET", "/fib?n=12", "", 200, "144"},
 		{"echo", "POST", "/echo", "round trip", 200, "round trip"},
+		{"table.grow past the cap", "POST", "/tablegrow", "", 200, "capped"},
 		{"hash", "POST", "/hash", "hello", 200, hex.EncodeToString(sum[:])},
 		{"malformed query", "GET", "/fib?%zz", "", 400, "malformed query"},
 		{"no route", "GET", "/nope", "", 404, "no route /nope"},

@@ -65,7 +65,9 @@
 //
 // Immediates are copied byte for byte except where an index changes, so
 // non-canonical LEB128 encodings survive. Memories may be capped through
-// Options.MaxMemoryPages; the shared flag is kept.
+// Options.MaxMemoryPages; the shared flag is kept. Tables may be capped
+// through Options.MaxTableElements (a table.grow is one instruction that
+// allocates in the host, so an uncapped one could run for seconds).
 //
 // Security: the fuel global must be unreachable from guest code, so any
 // global index at or beyond the module's own global count (in code, in

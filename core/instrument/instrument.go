@@ -16,6 +16,9 @@ type Options struct {
 	FuelExport     string // export name of the fuel global; default "__gosledge_fuel"
 	InitialFuel    int32  // initial fuel; default 10000 if 0; must not be negative
 	MaxMemoryPages uint32 // 0 leaves memory limits as they are; else caps every defined memory
+	// MaxTableElements: 0 leaves table limits as they are; else caps every
+	// defined table (a table minimum above it is ErrTableLimit).
+	MaxTableElements uint32
 }
 
 // Defaults used for empty Options fields.
@@ -47,6 +50,8 @@ var (
 	ErrGlobalOutOfRange = errors.New("global index out of range")
 	// ErrMemoryLimit: a memory's minimum exceeds Options.MaxMemoryPages.
 	ErrMemoryLimit = errors.New("memory limit exceeded")
+	// ErrTableLimit: a table's minimum exceeds Options.MaxTableElements.
+	ErrTableLimit = errors.New("table limit exceeded")
 	// ErrConflict: the module already imports from Options.ImportModule or
 	// exports Options.FuelExport.
 	ErrConflict = errors.New("name conflict with instrumentation")

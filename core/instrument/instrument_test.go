@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -439,6 +440,49 @@ func TestMemoryCap(t *testing.T) {
 	for _, tc := range []struct{ delta, want uint64 }{{2, 1}, {1, 0xffffffff}, {0, 3}} {
 		if res, err := grow.Call(ctx, tc.delta); err != nil || res[0] != tc.want {
 			t.Errorf("grow(%d) = %v, %v; want %d", tc.delta, res, err, tc.want)
+		}
+	}
+}
+
+// TestTableCap: MaxTableElements caps every defined table, with or without
+// a maximum of its own, and refuses a minimum above it.
+func TestTableCap(t *testing.T) {
+	ctx := context.Background()
+	r := wazero.NewRuntimeWithConfig(ctx, runtimeConfig())
+	defer r.Close(ctx)
+	y := &yielder{fuel: 10}
+	y.instantiate(ctx, t, r)
+	tables := readTestdata(t, "tables.wasm")
+	if _, err := Instrument(tables, Options{MaxTableElements: 1}); !errors.Is(err, ErrTableLimit) ||
+		!strings.Contains(err.Error(), "table 0: table minimum 2 elements exceeds limit 1") {
+		t.Errorf("min above cap: error %v, want ErrTableLimit naming table 0", err)
+	}
+	const failed = 0xffffffff // table.grow's -1
+	for _, tc := range []struct {
+		cap   uint32
+		calls []call   // the open table starts at 2 elements, the capped one at 1 (max 5)
+		want  []uint64 // old sizes, or failed
+	}{
+		{4, []call{c("grow_open", 3), c("grow_open", 2), c("grow_capped", 3), c("grow_capped", 1)},
+			[]uint64{failed, 2, 1, failed}},
+		{0, []call{c("grow_open", 3), c("grow_capped", 4), c("grow_capped", 1)},
+			[]uint64{2, 1, failed}},
+	} {
+		mod, err := r.Instantiate(ctx, mustInstrument(t, tables, Options{MaxTableElements: tc.cap}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []uint64
+		for _, cl := range tc.calls {
+			res, err := mod.ExportedFunction(cl.name).Call(ctx, cl.args...)
+			if err != nil {
+				t.Fatalf("cap %d: %s%v: %v", tc.cap, cl.name, cl.args, err)
+			}
+			got = append(got, res[0])
+		}
+		mod.Close(ctx)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("cap %d: %v returned %v, want %v", tc.cap, tc.calls, got, tc.want)
 		}
 	}
 }

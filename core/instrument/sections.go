@@ -187,7 +187,7 @@ func (m *module) rewrite(s section) ([]byte, error) {
 	case secMemory:
 		out, err = m.rewriteMemories(s)
 	case secTable:
-		out, err = m.checkTables(s)
+		out, err = m.rewriteTables(s)
 	case secGlobal:
 		out, err = m.rewriteGlobals(s)
 	case secExport:
@@ -262,21 +262,21 @@ func readRefType(r *reader) error {
 
 // readTableLimits reads table limits (flags 0 or 1 only: no table64, no
 // shared tables).
-func readTableLimits(r *reader) error {
+func readTableLimits(r *reader) (min, max uint32, hasMax bool, err error) {
 	flags, err := r.byte("limits flags")
 	if err != nil {
-		return err
+		return 0, 0, false, err
 	}
 	if flags > 1 {
-		return failAt(r.offset()-1, ErrUnsupported, "table limits flags 0x%02x are not supported", flags)
+		return 0, 0, false, failAt(r.offset()-1, ErrUnsupported, "table limits flags 0x%02x are not supported", flags)
 	}
-	if _, err := r.u32("table minimum"); err != nil {
-		return err
+	if min, err = r.u32("table minimum"); err != nil {
+		return 0, 0, false, err
 	}
 	if flags == 1 {
-		_, err = r.u32("table maximum")
+		max, err = r.u32("table maximum")
 	}
-	return err
+	return min, max, flags == 1, err
 }
 
 // Types of the appended imports; see rewriteWait for the waits'.
@@ -368,7 +368,7 @@ func (m *module) rewriteImports(s section) ([]byte, error) {
 			if err := readRefType(r); err != nil {
 				return nil, err
 			}
-			if err := readTableLimits(r); err != nil {
+			if _, _, _, err := readTableLimits(r); err != nil {
 				return nil, err
 			}
 		case 0x02:
@@ -424,23 +424,45 @@ func (m *module) analyzeFunctions(s section) error {
 	return endOfSection(r)
 }
 
-// checkTables validates tables and copies them verbatim.
-func (m *module) checkTables(s section) ([]byte, error) {
+// rewriteTables validates tables and applies MaxTableElements: a table
+// without a maximum could otherwise grow to 2^32-2 entries in one
+// table.grow, a host allocation no safepoint can interrupt.
+func (m *module) rewriteTables(s section) ([]byte, error) {
 	r, n, err := vecHeader(s, 3, "table")
 	if err != nil {
 		return nil, err
 	}
+	out := appendU32(make([]byte, 0, len(s.payload)+8), n)
 	for i := uint32(0); i < n; i++ {
+		off, start := r.offset(), r.pos
 		if err := readRefType(r); err != nil {
 			// 0x40 starts a table with an initializer expression (typed
 			// function references), rejected through readRefType too.
 			return nil, fmt.Errorf("table %d: %w", i, err)
 		}
-		if err := readTableLimits(r); err != nil {
+		out = append(out, s.payload[start:r.pos]...)
+		min, max, hasMax, err := readTableLimits(r)
+		if err != nil {
 			return nil, fmt.Errorf("table %d: %w", i, err)
 		}
+		if c := m.opt.MaxTableElements; c != 0 {
+			if min > c {
+				return nil, failAt(off, ErrTableLimit, "table %d: table minimum %d elements exceeds limit %d", i, min, c)
+			}
+			if !hasMax || max > c {
+				hasMax, max = true, c
+			}
+		}
+		if hasMax {
+			out = append(out, 1)
+			out = appendU32(out, min)
+			out = appendU32(out, max)
+		} else {
+			out = append(out, 0)
+			out = appendU32(out, min)
+		}
 	}
-	return s.payload, endOfSection(r)
+	return out, endOfSection(r)
 }
 
 // rewriteMemories applies MaxMemoryPages and records which memories are

@@ -46,7 +46,7 @@ func importNames(t *testing.T, wasm []byte) []string {
 			_, err4 = r.u32("type")
 		case 0x01:
 			if err4 = readRefType(r); err4 == nil {
-				err4 = readTableLimits(r)
+				_, _, _, err4 = readTableLimits(r)
 			}
 		case 0x03:
 			if err4 = readValType(r); err4 == nil {
