@@ -36,7 +36,7 @@ func reportPercentiles(b *testing.B, samples []time.Duration, unit string) {
 // the fuel makes a guest yield: about one yield per yieldInterval of its
 // run time when the calibration works.
 func BenchmarkSandbox(b *testing.B) {
-	for _, fn := range []struct{ name, body string }{{"echo", "hello"}, {"fib", "25"}} {
+	for _, fn := range []struct{ name, body string }{{"echo", "hello"}, {"fib", "25"}, {"goecho", "hello"}} {
 		b.Run(fn.name, func(b *testing.B) {
 			ts := startServer(b, config.Runtime{Workers: 1, Preemption: true}, testRoute(b, "/"+fn.name, fn.name))
 			rt := ts.tenants[0].routeMap()["/"+fn.name]

@@ -19,12 +19,15 @@ import (
 // visible to the next (a test proves it).
 
 const (
-	// clearLimit: a memory that used at most this much keeps its pages
-	// resident for the next sandbox (zeroed in place: a page fault costs
-	// more than clearing a page); a bigger one is handed back to the
-	// kernel (zero pages on next touch), so idle memories hold at most
-	// maxIdleMemories × clearLimit resident.
-	clearLimit = 1 << 20
+	// keepLimit: a memory that used at most this much keeps its pages
+	// resident for the next sandbox, zeroed in place: a page fault costs
+	// more than clearing a page (a Go wasip1 function touches ~2.5 MiB,
+	// and refaulting it cost ~0.9 ms a request). A bigger one, or one
+	// that would take the idle memories past maxIdleResident, is handed
+	// back to the kernel (zero pages on next touch).
+	keepLimit = 16 << 20
+	// maxIdleResident bounds the resident bytes idle memories keep.
+	maxIdleResident = 64 << 20
 	// maxIdleMemories bounds the pool; past it, returned memories are
 	// unmapped. In-flight sandboxes own theirs and are not counted.
 	maxIdleMemories = 64
@@ -34,9 +37,10 @@ const (
 // is not usable; newMemoryPool returns nil where the platform has no
 // reservation primitive, and a nil pool leaves wazero its own allocator.
 type memoryPool struct {
-	mu   sync.Mutex
-	idle map[uint64][]*linearMemory // by reservation, LIFO: the warmest first
-	n    int                        // total idle
+	mu       sync.Mutex
+	idle     map[uint64][]*linearMemory // by reservation, LIFO: the warmest first
+	n        int                        // idle memories, and those being reset to be
+	resident uint64                     // bytes the idle memories keep resident (at most)
 }
 
 // linearMemory is one reservation backing one instance's memory at a time.
@@ -45,6 +49,7 @@ type linearMemory struct {
 	region  []byte // the whole reservation
 	size    uint64 // bytes the guest may touch now
 	touched uint64 // high-water mark of size since the last reset
+	kept    uint64 // while idle: the bytes it keeps resident
 }
 
 // leasedMemory is what wazero holds: one use of a linearMemory. It, not
@@ -87,6 +92,7 @@ func (p *memoryPool) get(reserve uint64) (*linearMemory, error) {
 		m := list[len(list)-1]
 		p.idle[reserve] = list[:len(list)-1]
 		p.n--
+		p.resident -= m.kept
 		p.mu.Unlock()
 		return m, nil
 	}
@@ -99,24 +105,35 @@ func (p *memoryPool) get(reserve uint64) (*linearMemory, error) {
 }
 
 // put zeroes m and keeps it for the next sandbox, or unmaps it when the
-// pool is full.
+// pool is full. The slot and the resident budget are taken first, so the
+// reset runs without the lock.
 func (p *memoryPool) put(m *linearMemory) {
-	used := m.region[:m.touched]
-	if err := resetRegion(used, m.touched <= clearLimit); err != nil {
+	p.mu.Lock()
+	if p.n >= maxIdleMemories {
+		p.mu.Unlock()
+		releaseRegion(m.region)
+		return
+	}
+	p.n++
+	m.kept = 0
+	if m.touched <= keepLimit && p.resident+m.touched <= maxIdleResident {
+		m.kept = m.touched
+		p.resident += m.kept
+	}
+	p.mu.Unlock()
+	if err := resetRegion(m.region[:m.touched], m.kept > 0); err != nil {
+		p.mu.Lock()
+		p.n--
+		p.resident -= m.kept
+		p.mu.Unlock()
 		releaseRegion(m.region) // cannot guarantee zeroes: never reuse it
 		return
 	}
 	m.size, m.touched = 0, 0
+	reserve := uint64(len(m.region))
 	p.mu.Lock()
-	if p.n < maxIdleMemories {
-		reserve := uint64(len(m.region))
-		p.idle[reserve] = append(p.idle[reserve], m)
-		p.n++
-		p.mu.Unlock()
-		return
-	}
+	p.idle[reserve] = append(p.idle[reserve], m)
 	p.mu.Unlock()
-	releaseRegion(m.region)
 }
 
 // close unmaps every idle memory. Memories still leased are unmapped when
@@ -130,7 +147,7 @@ func (p *memoryPool) close() {
 		}
 		delete(p.idle, k)
 	}
-	p.n = 0
+	p.n, p.resident = 0, 0
 }
 
 // memoryLease is a sandbox's allocator: it remembers the memories it handed

@@ -34,7 +34,7 @@ func resetRegion(b []byte, keep bool) error {
 		return nil
 	}
 	page := unix.Getpagesize()
-	var buf [clearLimit / 4096]byte
+	var buf [keepLimit / 4096]byte
 	n := len(b) / page
 	if !keep || n > len(buf) {
 		return unix.Madvise(b, unix.MADV_DONTNEED)

@@ -63,15 +63,15 @@ func testPool(t *testing.T) *memoryPool {
 
 func TestMemoryPoolRecycles(t *testing.T) {
 	p := testPool(t)
-	const reserve = 64 * wasmPage // 4 MiB
+	const reserve = keepLimit + 64*wasmPage
 	for _, tc := range []struct {
 		name   string
 		pages  uint64
 		stride int // write every stride-th byte: 1 touches every page
 	}{
-		{"cleared", 2, 1},                          // under clearLimit
-		{"cleared, sparse", 16, 5 * 4096},          // resident and untouched runs
-		{"discarded", clearLimit/wasmPage + 16, 1}, // over it: MADV_DONTNEED
+		{"cleared", 2, 1},                         // under keepLimit
+		{"cleared, sparse", 16, 5 * 4096},         // resident and untouched runs
+		{"discarded", keepLimit/wasmPage + 16, 1}, // over it: MADV_DONTNEED
 		{"whole reservation", reserve / wasmPage, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -147,6 +147,36 @@ func TestMemoryPoolBound(t *testing.T) {
 	}
 	if p.n != maxIdleMemories {
 		t.Fatalf("idle = %d, want the bound %d", p.n, maxIdleMemories)
+	}
+}
+
+// TestMemoryPoolResidentBudget: idle memories keep at most
+// maxIdleResident bytes resident; past it, a returned memory is still
+// pooled but its pages go back to the kernel.
+func TestMemoryPoolResidentBudget(t *testing.T) {
+	p := testPool(t)
+	const size = 8 << 20
+	leases := make([]*memoryLease, maxIdleResident/size+3)
+	for i := range leases {
+		leases[i] = &memoryLease{pool: p}
+		buf := leases[i].Allocate(wasmPage, size).Reallocate(size)
+		buf[0], buf[size-1] = 1, 1
+	}
+	for _, l := range leases {
+		l.release()
+	}
+	if p.n != len(leases) || p.resident != maxIdleResident {
+		t.Fatalf("idle %d keeping %d bytes, want %d keeping the budget %d", p.n, p.resident, len(leases), maxIdleResident)
+	}
+	for range leases {
+		l := &memoryLease{pool: p}
+		buf := l.Allocate(wasmPage, size).Reallocate(size)
+		if buf[0] != 0 || buf[size-1] != 0 {
+			t.Fatal("a pooled memory was not zeroed")
+		}
+	}
+	if p.n != 0 || p.resident != 0 {
+		t.Fatalf("all taken: idle %d keeping %d bytes, want 0 and 0", p.n, p.resident)
 	}
 }
 

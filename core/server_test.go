@@ -199,7 +199,7 @@ func TestHTTPContract(t *testing.T) {
 		testRoute(t, "/fib", "fib"), testRoute(t, "/echo", "echo"), testRoute(t, "/hash", "hash"),
 		testRoute(t, "/trap", "trap"), testRoute(t, "/exit1", "exit1"), small, loop, grow, wait,
 		counterRoute(t, "/wait_results", "wait_results"), counterRoute(t, "/wait_unaligned", "wait_unaligned"),
-		counterRoute(t, "/tablegrow", "tablegrow"))
+		counterRoute(t, "/tablegrow", "tablegrow"), testRoute(t, "/goecho", "goecho"))
 
 	sum := sha256.Sum256([]byte("hello"))
 	tests := []struct {
@@ -212,6 +212,7 @@ func TestHTTPContract(t *testing.T) {
 		{"fib argv named", "GET", "/fib?n=12", "", 200, "144"},
 		{"echo", "POST", "/echo", "round trip", 200, "round trip"},
 		{"table.grow past the cap", "POST", "/tablegrow", "", 200, "capped"},
+		{"Go echo (merged data)", "POST", "/goecho", "from Go", 200, "from Go"},
 		{"hash", "POST", "/hash", "hello", 200, hex.EncodeToString(sum[:])},
 		{"malformed query", "GET", "/fib?%zz", "", 400, "malformed query"},
 		{"no route", "GET", "/nope", "", 404, "no route /nope"},

@@ -146,6 +146,10 @@ type module struct {
 	// function's index and the number of appended types.
 	added uint32
 
+	// mergedData holds the data segments when they are merged into runs
+	// (data.go); nil leaves the data section as it is.
+	mergedData []dataSegment
+
 	safepoint []byte // encoded safepoint sequence
 
 	// trackLabels is set when a name section exists; loopLabels then holds,

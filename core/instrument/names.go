@@ -11,6 +11,7 @@ const (
 	nameFunctions = 1 // name_map: func -> name
 	nameLocals    = 2 // indirect name_map: func -> local -> name
 	nameLabels    = 3 // indirect name_map: func -> label -> name
+	nameData      = 9 // name_map: data segment -> name
 )
 
 // rewriteNames renumbers the function keys of subsections 1-3 (and the label
@@ -41,6 +42,11 @@ func (m *module) rewriteNames(r *reader, out []byte) ([]byte, error) {
 			content, err = m.rewriteNameMap(sr, content[:0], nil)
 		case nameLocals, nameLabels:
 			content, err = m.rewriteIndirectNameMap(sr, content[:0], id == nameLabels)
+		case nameData:
+			if m.mergedData != nil {
+				continue // the segments it names were merged
+			}
+			content, sr.pos = append(content[:0], b...), len(b)
 		default:
 			content, sr.pos = append(content[:0], b...), len(b)
 		}

@@ -114,8 +114,9 @@ func splitSections(wasm []byte) ([]section, error) {
 // sections first because custom sections ("name") may precede the sections
 // that define the index spaces.
 func (m *module) analyze(secs []section) error {
-	var code *section
+	var code, data *section
 	var codeCount uint32
+	hasDataCount := false
 	for i, s := range secs {
 		var err error
 		switch s.id {
@@ -139,10 +140,17 @@ func (m *module) analyze(secs []section) error {
 			code = &secs[i]
 			r := s.reader()
 			codeCount, err = r.count(2, "function body")
+		case secData:
+			data = &secs[i]
+		case secDataCount:
+			hasDataCount = true
 		}
 		if err != nil {
 			return fmt.Errorf("%s section: %w", sectionName(s.id), err)
 		}
+	}
+	if data != nil && !hasDataCount {
+		m.mergedData, _ = mergeableData(data.payload)
 	}
 	if code == nil && m.numDefinedFuncs > 0 || code != nil && codeCount != m.numDefinedFuncs {
 		return failAt(0, ErrMalformed, "function section declares %d functions but code section has %d bodies", m.numDefinedFuncs, codeCount)
@@ -697,6 +705,9 @@ func (m *module) rewriteElement(r *reader, out []byte) ([]byte, error) {
 
 // rewriteData checks the offset expressions of active data segments.
 func (m *module) rewriteData(s section) ([]byte, error) {
+	if m.mergedData != nil {
+		return mergeData(m.mergedData), nil // constant offsets only: nothing to remap
+	}
 	r, n, err := vecHeader(s, 2, "data segment")
 	if err != nil {
 		return nil, err
