@@ -75,18 +75,32 @@ type Runtime struct {
 	PerfLog string `toml:"perf_log"`
 }
 
-// Plugin is a [[plugin]]: a policy served by an external program.
+// Plugin is a [[plugin]]: a policy served by an external program, or by a
+// WebAssembly module run inside the server.
 type Plugin struct {
 	Name string `toml:"name,required,label"`
-	// Path is the program, made absolute: a relative path in the file is
-	// resolved against the config file's directory, never looked up in
-	// $PATH. CheckPlugins checks that it is an executable file.
+	// Kind is KindProcess (a program speaking sdk/plugin's protocol) or
+	// KindWasm (a module speaking sdk/wasmpolicy's ABI).
+	Kind string `toml:"kind" default:"process"`
+	// Path is the program or module, made absolute: a relative path in the
+	// file is resolved against the config file's directory, never looked
+	// up in $PATH. CheckPlugins checks that it is an executable file (a
+	// module: a file that starts like one).
 	Path string `toml:"path,required"`
-	// SHA256 is the program's expected digest in hex, or "" to not check.
+	// SHA256 is the file's expected digest in hex, or "" to not check.
 	SHA256 string `toml:"sha256"`
+	// MemoryLimit caps a wasm policy's linear memory, bytes; a multiple
+	// of 64KiB, at most 4GiB. A process is not limited.
+	MemoryLimit int64 `toml:"memory_limit,size" default:"64MiB"`
 
 	written string // Path as written in the file, for messages
 }
+
+// The kinds of [[plugin]].
+const (
+	KindProcess = "process"
+	KindWasm    = "wasm"
+)
 
 // Tenant is a [[tenant]]: a named set of routes served on one port.
 type Tenant struct {

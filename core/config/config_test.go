@@ -338,9 +338,9 @@ memory_limit = "128KiB"
 		t.Fatal(err)
 	}
 	wantPlugins := []Plugin{
-		{Name: "llf", Path: filepath.Join(cwd, "conf", "bin", "llf-policy"), SHA256: "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855",
-			written: "./bin/llf-policy"},
-		{Name: "abs", Path: "/opt/abs", written: "/opt/abs"},
+		{Name: "llf", Kind: KindProcess, Path: filepath.Join(cwd, "conf", "bin", "llf-policy"), SHA256: "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855",
+			MemoryLimit: 64 << 20, written: "./bin/llf-policy"},
+		{Name: "abs", Kind: KindProcess, Path: "/opt/abs", MemoryLimit: 64 << 20, written: "/opt/abs"},
 	}
 	if !reflect.DeepEqual(c.Plugins, wantPlugins) {
 		t.Errorf("plugins:\n%+v\nwant\n%+v", c.Plugins, wantPlugins)

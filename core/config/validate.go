@@ -34,8 +34,10 @@ func (c *Config) validate(d *decoder) {
 		s, p := scope{d, []string{"plugin", strconv.Itoa(i)}}, &c.Plugins[i]
 		s.check("name", notEmpty(p.Name))
 		s.unique(plugins, "name", p.Name, "duplicate plugin name, first defined on line %d")
+		s.check("kind", oneOf(p.Kind, KindProcess, KindWasm))
 		s.check("path", notEmpty(p.Path))
 		s.check("sha256", checkSHA256(p.SHA256))
+		s.check("memory_limit", checkMemoryLimit(p.MemoryLimit))
 	}
 
 	if len(c.Tenants) == 0 && !d.bad[pathKey("tenant")] {
