@@ -133,6 +133,15 @@ func TestPerfLog(t *testing.T) {
 			knownRequests(t, ts)
 			ts.stop() // flushes the log
 			rows := readPerfLog(t, path)
+			// A restart appends (one header in a CSV file), it does not truncate.
+			ts = startServer(t, config.Runtime{Workers: 1, MaxQueue: 1, PerfLog: path}, opsRoutes(t)...)
+			if status, _ := ts.do(t, "POST", "/fib", "5"); status != 200 {
+				t.Fatalf("fib after restart = %d", status)
+			}
+			ts.stop()
+			if again := readPerfLog(t, path); len(again) != len(rows)+1 || again[len(rows)]["route"] != "/fib" {
+				t.Errorf("after a restart and one request: %d lines, want %d (the first run's and one /fib)", len(again), len(rows)+1)
+			}
 			var statuses []string
 			for _, r := range rows {
 				statuses = append(statuses, r["route"]+":"+r["status"])
@@ -151,6 +160,27 @@ func TestPerfLog(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPerfLogRotatesOtherColumns: a CSV perf log whose header is not
+// this version's is moved to path.1, not appended to.
+func TestPerfLogRotatesOtherColumns(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sandboxes.csv")
+	old := "id,route,status\n1,/fib,200\n"
+	if err := os.WriteFile(path, []byte(old), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ts := startServer(t, config.Runtime{Workers: 1, PerfLog: path}, opsRoutes(t)...)
+	if status, _ := ts.do(t, "POST", "/fib", "5"); status != 200 {
+		t.Fatalf("fib = %d", status)
+	}
+	ts.stop()
+	if rows := readPerfLog(t, path); len(rows) != 1 {
+		t.Errorf("%d lines in the new log, want 1", len(rows))
+	}
+	if b, err := os.ReadFile(path + ".1"); err != nil || string(b) != old {
+		t.Errorf("rotated log = %q, %v; want the old file", b, err)
 	}
 }
 

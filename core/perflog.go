@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strconv"
 	"strings"
@@ -62,16 +64,48 @@ type perfLog struct {
 	err     error // the first write error, reported by close
 }
 
-// openPerfLog creates (truncates) path: CSV if it ends in .csv, JSON lines
-// otherwise.
+// openPerfLog opens path for appending, so a restart keeps what earlier
+// runs logged: CSV if it ends in .csv, JSON lines otherwise. A CSV file
+// gets the header when it is new; one whose header is not this version's
+// columns is rotated to path.1 first (replacing an older path.1), so no
+// file ever mixes two layouts.
 func openPerfLog(path string, dropped func()) (*perfLog, error) {
-	f, err := os.Create(path)
+	isCSV := strings.HasSuffix(strings.ToLower(path), ".csv")
+	header := false
+	if isCSV {
+		switch first, err := readFirstLine(path); {
+		case errors.Is(err, fs.ErrNotExist) || err == nil && first == "":
+			header = true
+		case err != nil:
+			return nil, fmt.Errorf("perf log %s: %w", path, err)
+		case first != strings.Join(perfFields, ","):
+			if err := os.Rename(path, path+".1"); err != nil {
+				return nil, fmt.Errorf("perf log %s: its columns differ from this version's; rotating it: %w", path, err)
+			}
+			header = true
+		}
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("perf log: %w", err)
 	}
 	p := &perfLog{records: make(chan perfRecord, 4096), dropped: dropped, done: make(chan struct{})}
-	go p.write(f, strings.HasSuffix(strings.ToLower(path), ".csv"))
+	go p.write(f, isCSV, header)
 	return p, nil
+}
+
+// readFirstLine returns path's first line without its newline ("" if empty).
+func readFirstLine(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	line, err := bufio.NewReader(f).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", err
+	}
+	return strings.TrimRight(line, "\r\n"), nil
 }
 
 // add queues r without blocking.
@@ -90,7 +124,7 @@ func (p *perfLog) close() error {
 	return p.err
 }
 
-func (p *perfLog) write(f *os.File, isCSV bool) {
+func (p *perfLog) write(f *os.File, isCSV, header bool) {
 	defer close(p.done)
 	bw := bufio.NewWriterSize(f, 64<<10)
 	var enc interface {
@@ -100,7 +134,9 @@ func (p *perfLog) write(f *os.File, isCSV bool) {
 	if isCSV {
 		cw := csv.NewWriter(bw)
 		enc = csvEncoder{cw}
-		p.keep(cw.Write(perfFields))
+		if header {
+			p.keep(cw.Write(perfFields))
+		}
 	} else {
 		enc = jsonEncoder{bw}
 	}
