@@ -102,7 +102,7 @@ func (e *engine) compile(ctx context.Context, name string, wasm []byte, memoryLi
 		MaxTableElements: maxTableElements,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("module %s: instrument: %w", name, err)
+		return nil, fmt.Errorf("module %s: %w", name, err) // Instrument says "instrument: ..."
 	}
 	m, err := e.rt.CompileModule(ctx, inst)
 	if err != nil {

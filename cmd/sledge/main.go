@@ -199,7 +199,10 @@ func validate(args []string, stdout, stderr io.Writer) error {
 	}
 	// Every declared plugin, used or not: serve checks only the one it
 	// starts, and a plugin may be chosen with --policy.
-	if err := errors.Join(append(errs, cfg.CheckPlugins())...); err != nil {
+	// Then what serve does before binding: instrument and compile every
+	// module, so validate and serve refuse the same configs.
+	errs = append(errs, cfg.CheckPlugins(), core.CheckModules(context.Background(), cfg))
+	if err := errors.Join(errs...); err != nil {
 		return err
 	}
 	routes := 0

@@ -212,12 +212,25 @@ func TestCommands(t *testing.T) {
 	unknownPolicy := filepath.Join(dir, "policy.toml")
 	cfg, _ := os.ReadFile(good)
 	os.WriteFile(unknownPolicy, []byte(strings.Replace(string(cfg), "workers = 1", "workers = 1\npolicy = \"nope\"", 1)), 0o644)
+	// Modules serve refuses, which validate must refuse too: not Wasm, and
+	// one the instrumenter rejects (a global index past the module's own).
+	os.WriteFile(filepath.Join(dir, "notwasm.wasm"), []byte("#!/bin/sh\n"), 0o644)
+	rejected, err := os.ReadFile(filepath.Join("..", "..", "core", "instrument", "testdata", "reject_global.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "rejected.wasm"), rejected, 0o644)
+	badModules := filepath.Join(dir, "modules.toml")
+	os.WriteFile(badModules, []byte(strings.Replace(strings.Replace(string(cfg),
+		`module = "fib.wasm"`, `module = "notwasm.wasm"`, 1), `module = "spin.wasm"`, `module = "rejected.wasm"`, 1)), 0o644)
 	tests := []struct {
 		args     []string
 		code     int
 		out, err string
 	}{
 		{[]string{"version"}, 0, "sledge ", ""},
+		{[]string{"validate", "--config", badModules}, 1, "", `modules.toml:12: key "module": module demo/fib (notwasm.wasm): instrument: offset 0x0: not a WebAssembly binary`},
+		{[]string{"validate", "--config", badModules}, 1, "", `modules.toml:16: key "module": module demo/spin (rejected.wasm): instrument: code section: function 0: offset 0x2b: global index 1 out of range`},
 		{[]string{"policies"}, 0, "fifo", ""},
 		{[]string{"validate", "--config", good}, 0, "ok (1 tenants, 2 routes, policy fifo)", ""},
 		{[]string{"validate", "--config", bad}, 1, "", `bad.toml:2: runtime: key "workers": must be at least 1, got 0`},

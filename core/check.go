@@ -1,0 +1,33 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/gosledge/gosledge/core/config"
+)
+
+// CheckModules does to every route's module what serve does before it
+// binds a port: instrument it (with the route's memory limit) and compile
+// it, through cfg's compilation cache. It returns every failure, each
+// naming the config file:line of the route's module key, so that
+// `sledge validate` refuses exactly the configs serve would refuse.
+func CheckModules(ctx context.Context, cfg *config.Config) error {
+	e, err := newEngine(ctx, cfg.Runtime.CacheDir, yield)
+	if err != nil {
+		return fmt.Errorf("%s: %w", cfg.File, err)
+	}
+	defer e.close(ctx)
+	var errs []error
+	for ti, tc := range cfg.Tenants {
+		for ri, rc := range tc.Routes {
+			if _, err := e.compile(ctx, tc.Name+rc.Path+" ("+rc.Module+")", rc.Wasm, rc.MemoryLimit); err != nil {
+				errs = append(errs, fmt.Errorf("%s: key \"module\": %w",
+					cfg.Where("tenant", strconv.Itoa(ti), "route", strconv.Itoa(ri), "module"), err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
