@@ -267,8 +267,8 @@ func TestReload(t *testing.T) {
 	bad := next
 	bad.Runtime.Workers = 7
 	err := ts.Reload(context.Background(), &bad)
-	if err == nil || !strings.Contains(err.Error(), "requires a restart") {
-		t.Errorf("reload with new workers: %v, want a restart error", err)
+	if err == nil || !strings.Contains(err.Error(), "changing [runtime.workers] requires a restart") {
+		t.Errorf("reload with new workers: %v, want a restart error naming runtime.workers", err)
 	}
 	if status, body := ts.do(t, "POST", "/fib", "11"); status != 200 || body != "11" {
 		t.Errorf("after a refused reload /fib = %d %q", status, body)

@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -311,7 +312,9 @@ func restartNeeded(old, new *config.Config) error {
 	ov, nv := reflect.ValueOf(old.Runtime), reflect.ValueOf(new.Runtime)
 	for i := range ov.NumField() {
 		if !reflect.DeepEqual(ov.Field(i).Interface(), nv.Field(i).Interface()) {
-			changed = append(changed, "runtime."+ov.Type().Field(i).Name)
+			// The key an operator wrote, not the Go field behind it.
+			key, _, _ := strings.Cut(ov.Type().Field(i).Tag.Get("toml"), ",")
+			changed = append(changed, "runtime."+key)
 		}
 	}
 	if !reflect.DeepEqual(old.Plugins, new.Plugins) {

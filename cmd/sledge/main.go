@@ -103,6 +103,44 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// setFlags is the set of flags given on the command line.
+func setFlags(fs *flag.FlagSet) map[string]bool {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	return set
+}
+
+// durationValue is a flag.Value for a duration whose error says what a
+// duration looks like: Go's own says only "parse error" for "5".
+type durationValue time.Duration
+
+func (d *durationValue) String() string { return time.Duration(*d).String() }
+
+func (d *durationValue) Set(s string) error {
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a duration: it needs a unit, e.g. 5ms, 500us or 1s", s)
+	}
+	*d = durationValue(v)
+	return nil
+}
+
+// durationFlag defines a duration flag with durationValue's errors.
+func durationFlag(fs *flag.FlagSet, name, usage string) *time.Duration {
+	var d time.Duration
+	fs.Var((*durationValue)(&d), name, usage)
+	return &d
+}
+
+// pluginNames lists cfg's [[plugin]] names.
+func pluginNames(cfg *config.Config) []string {
+	names := make([]string, len(cfg.Plugins))
+	for i, p := range cfg.Plugins {
+		names[i] = p.Name
+	}
+	return names
+}
+
 // loadConfig reads path, or the embedded default config when path is "".
 func loadConfig(path string) (*config.Config, error) {
 	if path == "" {
@@ -114,13 +152,17 @@ func loadConfig(path string) (*config.Config, error) {
 func serve(args []string, stderr io.Writer) error {
 	fs := newFlags("serve", "serve [flags]", stderr)
 	cfgPath := fs.String("config", "", "config file (default: the embedded example config)")
-	workers := fs.Int("workers", 0, "number of workers (overrides runtime.workers)")
+	workers := fs.Int("workers", 0, "number of workers, at least 1 (overrides runtime.workers)")
 	policy := fs.String("policy", "", "scheduling policy (overrides runtime.policy)")
-	quantum := fs.Duration("quantum", 0, "preemption quantum, e.g. 1ms (overrides runtime.quantum)")
+	quantum := durationFlag(fs, "quantum", "preemption quantum, a `duration` with its unit, e.g. 1ms or 500us (overrides runtime.quantum)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if set := setFlags(fs); set["workers"] && *workers < 1 {
+		// 0 is also "not given" to Override: say so rather than ignore it.
+		return fmt.Errorf("command line: --workers: must be at least 1, got %d", *workers)
 	}
 	log, err := newLogger(stderr, *logLevel, *logFormat)
 	if err != nil {
@@ -195,7 +237,8 @@ func validate(args []string, stdout, stderr io.Writer) error {
 	}
 	var errs []error
 	if !plugins.Builtins().Has(cfg.Runtime.Policy) && !cfg.HasPlugin(cfg.Runtime.Policy) {
-		errs = append(errs, fmt.Errorf("%s: key \"policy\": unknown policy %q", cfg.Where("runtime", "policy"), cfg.Runtime.Policy))
+		errs = append(errs, fmt.Errorf("%s: key \"policy\": unknown policy %q (built-ins %v, plugins %v)",
+			cfg.Where("runtime", "policy"), cfg.Runtime.Policy, plugins.Builtins().Names(), pluginNames(cfg)))
 	}
 	// Every declared plugin, used or not: serve checks only the one it
 	// starts, and a plugin may be chosen with --policy.
