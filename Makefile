@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin
 SLEDGE  := $(BIN)/sledge
 
-.PHONY: all build run test race vet fmt wasm bench bench-go bench-policies fuzz proto clean
+.PHONY: all build run test race vet fmt wasm policies-wasm bench bench-go bench-policies fuzz proto clean
 
 all: build
 
@@ -29,6 +29,11 @@ fmt:
 # Rebuilds the example .wasm from their C sources (needs clang, lld, wasi-libc).
 wasm:
 	$(MAKE) -C examples/functions wasm
+
+# Rebuilds the Wasm policy modules committed beside their sources: Go
+# only, no other toolchain. (The core's tests build their own from source.)
+policies-wasm:
+	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -o examples/policies/llf/llf.wasm ./examples/policies/llf/cmd/llf-wasm
 
 # The Go benchmarks, then a short side-by-side comparison of policies.
 bench: bench-go

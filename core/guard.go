@@ -143,6 +143,9 @@ func ProbePlugin(ctx context.Context, cfg *config.Config, name string, log *slog
 		return PluginInfo{}, err
 	}
 	pc := cfg.Plugins[i]
+	if pc.Kind == config.KindWasm {
+		return probeWasm(ctx, cfg, name, log)
+	}
 	c, err := plugin.Launch(ctx, pc.Name, pc.Path, plugin.LaunchOptions{
 		Logger: log, SHA256: pc.SHA256, CallTimeout: cfg.Runtime.PluginTimeout,
 	})

@@ -11,7 +11,8 @@ import (
 )
 
 // resolvePolicy returns the policy runtime.policy names: a built-in from
-// reg, or a [[plugin]] launched as a process, guarded, with the
+// reg, or a [[plugin]] launched as a process (or loaded as a Wasm module,
+// core/wasmpolicy.go), guarded, with the
 // plugin_fallback built-in ready to take over. kill stops the plugin (nil
 // for a built-in).
 func resolvePolicy(ctx context.Context, cfg *config.Config, reg *sdk.Registry, log *slog.Logger) (sdk.Policy, *pluginGuard, func(), error) {
@@ -35,6 +36,10 @@ func resolvePolicy(ctx context.Context, cfg *config.Config, reg *sdk.Registry, l
 		return nil, nil, nil, fmt.Errorf("%s: key \"plugin_fallback\": %q is not a built-in policy (have %v)",
 			cfg.Where("runtime", "plugin_fallback"), fallback, reg.Names())
 	}
+	newFallback := func() (sdk.Policy, error) { return reg.New(fallback) }
+	if pc.Kind == config.KindWasm {
+		return resolveWasmPolicy(ctx, cfg, pc.Name, newFallback, log)
+	}
 	c, err := plugin.Launch(ctx, pc.Name, pc.Path, plugin.LaunchOptions{
 		Logger:      log,
 		CallTimeout: cfg.Runtime.PluginTimeout,
@@ -47,7 +52,7 @@ func resolvePolicy(ctx context.Context, cfg *config.Config, reg *sdk.Registry, l
 		name:     pc.Name,
 		err:      c.Err,
 		kill:     c.Kill,
-		fallback: func() (sdk.Policy, error) { return reg.New(fallback) },
+		fallback: newFallback,
 	}
 	log.Info("policy plugin started", "plugin", pc.Name, "path", pc.Path, "protocol", c.ProtocolVersion(), "fallback", fallback)
 	return c.Policy(), g, c.Kill, nil
