@@ -48,6 +48,10 @@ var (
 	errQueueFull = errors.New("queue full")
 	errRefused   = errors.New("refused by admission control")
 	errShed      = errors.New("shed by the policy to save guaranteed work")
+
+	errKilledTimeout  = errors.New("killed past the route's timeout")
+	errKilledShutdown = errors.New("killed: the server shut down")
+	errKilledCanceled = errors.New("killed: the client went away")
 )
 
 // Verdicts sent on a sandbox's wake channel instead of a worker.
@@ -271,14 +275,18 @@ func (sb *Sandbox) outcome(err error) Outcome {
 	}
 }
 
-func (sb *Sandbox) killedOutcome(err error) Outcome {
+// killedOutcome is the answer to a killed sandbox. Its Err says why it was
+// killed, not how it unwound (the exit code of a kill means nothing to an
+// operator reading the log).
+func (sb *Sandbox) killedOutcome(error) Outcome {
 	switch sb.kill.Load() {
 	case killTimeout:
-		return Outcome{Status: 504, Body: []byte(fmt.Sprintf("function killed after its %s timeout\n", sb.route.cfg.Timeout)), Err: err}
+		return Outcome{Status: 504, Body: []byte(fmt.Sprintf("function killed after its %s timeout\n", sb.route.cfg.Timeout)),
+			Err: fmt.Errorf("%w (%s)", errKilledTimeout, sb.route.cfg.Timeout)}
 	case killShutdown:
-		return Outcome{Status: 504, Body: []byte("killed: the server shut down before the function finished\n"), Err: err}
+		return Outcome{Status: 504, Body: []byte("killed: the server shut down before the function finished\n"), Err: errKilledShutdown}
 	default: // the client went away; nobody reads this
-		return Outcome{Status: 499, Body: []byte("request cancelled\n"), Err: err}
+		return Outcome{Status: 499, Body: []byte("request cancelled\n"), Err: errKilledCanceled}
 	}
 }
 
