@@ -170,7 +170,8 @@ func Parse(name string, data []byte, fsys fs.FS) (*Config, error) {
 	if _, err := toml.Decode(string(data), &m); err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return nil, fmt.Errorf("%s:%d: %s", name, errorLine(data, pe.Position), pe.Message)
+			line := errorLine(data, pe.Position)
+			return nil, fmt.Errorf("%s:%d: %s", name, line, parseMessage(data, pe.Message, line))
 		}
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}

@@ -38,6 +38,21 @@ const (
 	routeOnly  = "[[tenant.route]]\npath = \"/fib\"\nmodule = \"fib.wasm\"\n"
 )
 
+func TestEditDistance(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want int
+	}{
+		{"", "", 0}, {"abc", "", 3}, {"", "abc", 3}, {"workers", "workers", 0},
+		{"wokers", "workers", 1}, {"timout", "timeout", 1}, {"Workers", "workers", 1},
+		{"quantum", "qunatum", 2}, {"kitten", "sitting", 3},
+	} {
+		if got := editDistance(tc.a, tc.b); got != tc.want {
+			t.Errorf("editDistance(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, src string
@@ -46,9 +61,9 @@ func TestParseErrors(t *testing.T) {
 		{"unknown key at top", "foo = 1\n" + tenant,
 			`gosledge.toml:1: unknown key "foo"`},
 		{"unknown table", "[runtim]\nworkers = 2\n" + tenant,
-			`gosledge.toml:1: unknown key "runtim"`},
+			`gosledge.toml:1: unknown key "runtim" (did you mean "runtime"?)`},
 		{"unknown key in runtime", "[runtime]\nwokers = 2\n" + tenant,
-			`gosledge.toml:2: runtime: unknown key "wokers"`},
+			`gosledge.toml:2: runtime: unknown key "wokers" (did you mean "workers"?)`},
 		{"unknown key in plugin", "[[plugin]]\nname = \"llf\"\npath = \"llf\"\nsha = \"\"\n" + tenant,
 			`gosledge.toml:4: plugin "llf": unknown key "sha"`},
 		{"unknown key in tenant", tenant + "prot = 1\n",
@@ -63,13 +78,17 @@ module = "fib.wasm"
 `, `gosledge.toml:2: tenant "demo": missing key "port"
 gosledge.toml:4: tenant "demo": unknown key "prot"`},
 		{"unknown key in route", tenant + "timout = \"1s\"\n",
-			`gosledge.toml:8: tenant "demo" route "/fib": unknown key "timout"`},
+			`gosledge.toml:8: tenant "demo" route "/fib": unknown key "timout" (did you mean "timeout"?)`},
 		{"unknown keys are case-sensitive", "[runtime]\nWorkers = 2\n" + tenant,
-			`gosledge.toml:2: runtime: unknown key "Workers"`},
+			`gosledge.toml:2: runtime: unknown key "Workers" (did you mean "workers"?)`},
+		{"duplicate key in a route", tenant + "timeout = \"1s\"\ntimeout = \"2s\"\n",
+			`gosledge.toml:9: key "timeout" is defined twice in [tenant.route] (first on line 8)`},
+		{"no suggestion for a key far from every known one", "[runtime]\nzzzzzz = 2\n" + tenant,
+			`gosledge.toml:2: runtime: unknown key "zzzzzz"`},
 		{"duplicate key", "[runtime]\nworkers = 1\nworkers = 2\n" + tenant,
-			`gosledge.toml:3: Key 'runtime.workers' has already been defined.`},
+			`gosledge.toml:3: key "workers" is defined twice in [runtime] (first on line 2)`},
 		{"duplicate table", "[runtime]\n[runtime]\n" + tenant,
-			`gosledge.toml:2: Key 'runtime' has already been defined.`},
+			`gosledge.toml:2: key "runtime" is defined twice (first on line 1)`},
 		{"syntax error", "[runtime\n" + tenant,
 			`gosledge.toml:1: expected '.' or ']' to end table name, but got '\n' instead`},
 		{"syntax error in a value", "[runtime]\nworkers = 2 3\n" + tenant,

@@ -93,7 +93,7 @@ func (d *decoder) table(m map[string]any, rv reflect.Value, path []string) {
 	}
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		if !known[k] {
-			d.problemAt(append(slices.Clip(path), k), path, "unknown key %q", k)
+			d.problemAt(append(slices.Clip(path), k), path, "unknown key %q%s", k, didYouMean(k, slices.Collect(maps.Keys(known))))
 		}
 	}
 }
