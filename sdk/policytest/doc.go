@@ -5,8 +5,11 @@
 //		policytest.Run(t, func() sdk.Policy { return mypolicy.New() })
 //	}
 //
-// Run plays the core (core/scheduler.go) against fresh policy instances on
-// a fake clock: N workers (1 to 4), tasks arriving with random tenant,
+// Run drives the scheduling protocol the server runs, core/dispatch, not a
+// copy of it, against fresh policy instances on a fake clock; every policy
+// call the dispatcher makes passes through a checking decorator that
+// knows what the policy holds. The events: N workers (1 to 4), tasks
+// arriving with random tenant,
 // route, deadline and expected execution, running tasks accumulating Ran,
 // quantum interrupts (OnInterrupt, then Enqueue(Preempted) and GetNext when
 // it says yes), arrivals that fill idle workers and then pick at most one

@@ -237,8 +237,8 @@ var scripts = []script{
 		s.all(func(w sdk.WorkerID) { s.getNext(w) })
 		// Notifications about tasks the policy never held are harmless.
 		s.ev("dequeue unknown")
-		s.dequeue(&task{Task: sdk.Task{ID: 999}}, sdk.Completed)
-		s.dequeue(&task{Task: sdk.Task{ID: 998}}, sdk.Cancelled)
+		s.dequeue(999, sdk.Completed)
+		s.dequeue(998, sdk.Cancelled)
 		s.ev("next")
 		s.all(func(w sdk.WorkerID) { s.getNext(w) })
 	}},

@@ -2,6 +2,8 @@ package policytest
 
 import (
 	"fmt"
+	"io"
+	"log/slog"
 	"math/rand/v2"
 	"runtime/debug"
 	"slices"
@@ -9,10 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gosledge/gosledge/core/dispatch"
 	"github.com/gosledge/gosledge/sdk"
 )
 
-// state is where a task is, as the fake core sees it.
+// state is where a task is, as the suite sees it from the policy calls
+// and the dispatcher's actions.
 type state uint8
 
 const (
@@ -24,27 +28,14 @@ const (
 	refused                // never admitted
 )
 
-// task is one request of the fake core.
+// task is one request of a run.
 type task struct {
-	sdk.Task // as last enqueued; Ran as of the last charge
+	sdk.Task // as last enqueued
 	st       state
-	since    int           // event of the last state change
-	w        sdk.WorkerID  // when running
-	runStart time.Duration // when it last started running
-	started  bool          // has run at least once
-	dropLate bool          // its route drops it if its deadline passed before it started
-	heldAt   int           // index in sim.held while queued
-	handouts int           // times GetNext returned it
-}
-
-// at is the task as the core passes it while it runs: Ran includes the
-// current stretch.
-func (t *task) at(now time.Duration) sdk.Task {
-	v := t.Task
-	if t.st == running {
-		v.Ran += now - t.runStart
-	}
-	return v
+	since    int          // event of the last state change
+	w        sdk.WorkerID // when running
+	heldAt   int          // index in sim.held while queued
+	handouts int          // times GetNext returned it
 }
 
 // decision is one answer of the policy to a call the core makes; two runs
@@ -85,8 +76,9 @@ type logEntry struct {
 
 const logSize = 24
 
-// sim is the fake core. It drives one policy instance the way core's
-// scheduler does and checks every answer.
+// sim is one run: events drive the real dispatcher (core/dispatch), the
+// protocol the server runs, and every policy call it makes goes through
+// checked, which checks the answer against what the policy was given.
 type sim struct {
 	t     testing.TB
 	opt   Options
@@ -97,6 +89,7 @@ type sim struct {
 	shed  sdk.Shedder
 	rep   sdk.Reporter
 	name  string
+	d     *dispatch.Dispatcher
 
 	rng     *rand.Rand
 	q       *rand.Rand // extra queries; nil when not asked for
@@ -109,8 +102,8 @@ type sim struct {
 	tasks   map[sdk.TaskID]*task
 	held    []*task // queued, in no particular order
 	blocked []*task
-	running []*task // per worker; nil when idle
-	preempt []bool  // per worker: WouldPreempt asked for an early safepoint
+	running []*task // per worker, as the dispatcher has it after each event
+	preempt []bool  // per worker: a Raise not yet reached its safepoint
 
 	trace []decision
 	log   [logSize]logEntry
@@ -153,6 +146,14 @@ func newSim(t testing.TB, factory func() sdk.Policy, opt Options, label string, 
 	if s.name == "" {
 		s.fail("Name() is empty")
 	}
+	d, err := dispatch.New(dispatch.Config{
+		Workers: workers, Quantum: time.Millisecond, Preemption: true, Policy: checked{s},
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), // the checks fail first
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.d = d
 	return s
 }
 
@@ -238,12 +239,81 @@ func (s *sim) setState(t *task, st state) {
 
 // ---- policy calls, checked ----
 
-func (s *sim) enqueue(t *task, why sdk.EnqueueReason) {
-	s.setState(t, queued)
-	t.heldAt = len(s.held)
-	s.held = append(s.held, t)
+// checked is the policy as the dispatcher sees it: every call is logged,
+// checked and forwarded. It has every optional capability and forwards
+// each only if the policy has it; without one it answers as the
+// dispatcher would decide alone (admit, shed nothing, charge nothing).
+type checked struct{ s *sim }
+
+func (c checked) Name() string { return c.s.p.Name() }
+
+func (c checked) Enqueue(t sdk.Task, why sdk.EnqueueReason) {
+	s := c.s
+	m := s.tasks[t.ID]
+	m.Task = t
+	s.setState(m, queued)
+	m.heldAt = len(s.held)
+	s.held = append(s.held, m)
 	s.note(logEntry{call: cEnqueue, id: t.ID, why: uint8(why), d: t.Ran})
-	s.p.Enqueue(t.Task, why)
+	s.p.Enqueue(t, why)
+}
+
+func (c checked) Dequeue(id sdk.TaskID, why sdk.DequeueReason) {
+	c.s.dequeue(id, why)
+}
+
+func (c checked) GetNext(w sdk.WorkerID, now time.Duration) (sdk.TaskID, bool) {
+	t := c.s.getNext(w)
+	if t == nil {
+		return 0, false
+	}
+	return t.ID, true
+}
+
+func (c checked) OnInterrupt(w sdk.WorkerID, cur sdk.Task, _ time.Duration) bool {
+	return c.s.onInterrupt(w, cur, false)
+}
+
+func (c checked) WouldPreempt(w sdk.WorkerID, cur, arriving sdk.Task) bool {
+	return c.s.wouldPreempt(w, cur, arriving, false)
+}
+
+func (c checked) Charge(t sdk.Task, used, now time.Duration) {
+	s := c.s
+	if s.ch != nil {
+		s.note(logEntry{call: cCharge, id: t.ID, d: used})
+		s.ch.Charge(t, used, now)
+	}
+}
+
+func (c checked) Admit(t sdk.Task, now time.Duration) (sdk.Class, bool) {
+	s := c.s
+	if s.adm == nil {
+		return sdk.ClassDefault, true
+	}
+	class, ok := s.adm.Admit(t, now)
+	s.note(logEntry{call: cAdmit, id: t.ID, why: uint8(class), ok: ok})
+	s.trace = append(s.trace, decision{call: cAdmit, id: t.ID, ok: ok, class: class})
+	return class, ok
+}
+
+func (c checked) Shed(now time.Duration) []sdk.TaskID {
+	s := c.s
+	if s.shed == nil {
+		return nil
+	}
+	ids := s.shed.Shed(now)
+	for _, id := range ids {
+		s.note(logEntry{call: cShed, id: id})
+		s.decide(cShed, 0, id, true)
+		v := s.tasks[id]
+		if v == nil || v.st != queued {
+			s.fail("Shed returned task %d, which the policy does not hold: %s", id, s.whereIs(id))
+		}
+		s.unhold(v)
+		s.setState(v, cancelled)
+	}
+	return ids
 }
 
 func (s *sim) unhold(t *task) {
@@ -254,13 +324,24 @@ func (s *sim) unhold(t *task) {
 	t.heldAt = -1
 }
 
-func (s *sim) dequeue(t *task, why sdk.DequeueReason) {
-	s.note(logEntry{call: cDequeue, id: t.ID, why: uint8(why)})
-	s.p.Dequeue(t.ID, why)
+// dequeue is a Dequeue, from the dispatcher or a script.
+func (s *sim) dequeue(id sdk.TaskID, why sdk.DequeueReason) {
+	if t := s.tasks[id]; t != nil {
+		if t.st == queued {
+			s.unhold(t)
+		}
+		if why == sdk.Cancelled {
+			s.setState(t, cancelled)
+		} else {
+			s.setState(t, done)
+		}
+	}
+	s.note(logEntry{call: cDequeue, id: id, why: uint8(why)})
+	s.p.Dequeue(id, why)
 }
 
 // getNext asks the policy for worker w's next task and checks the answer.
-// The task returned is no longer held; the caller decides its fate.
+// The task returned is no longer held; the dispatcher decides its fate.
 func (s *sim) getNext(w sdk.WorkerID) *task {
 	id, ok := s.p.GetNext(w, s.now)
 	s.note(logEntry{call: cGetNext, w: w, id: id, ok: ok})
@@ -283,13 +364,14 @@ func (s *sim) getNext(w sdk.WorkerID) *task {
 		}
 	}
 	s.unhold(t)
+	s.setState(t, running)
+	t.w = w
 	t.handouts++
 	return t
 }
 
 // onInterrupt asks the policy whether cur, running on w, gives up w.
-func (s *sim) onInterrupt(w sdk.WorkerID, query bool) bool {
-	cur := s.running[w].at(s.now)
+func (s *sim) onInterrupt(w sdk.WorkerID, cur sdk.Task, query bool) bool {
 	yes := s.p.OnInterrupt(w, cur, s.now)
 	if query {
 		s.note(logEntry{call: cQuery, w: w, id: cur.ID, why: 0, ok: yes})
@@ -335,45 +417,40 @@ func (s *sim) wouldPreempt(w sdk.WorkerID, cur, arriving sdk.Task, query bool) b
 	return yes
 }
 
-func (s *sim) charge(t *task) {
-	used := s.now - t.runStart
-	t.Ran += used
-	t.runStart = s.now
-	if s.ch != nil {
-		s.note(logEntry{call: cCharge, id: t.ID, d: used})
-		s.ch.Charge(t.Task, used, s.now)
+// ---- events, through the dispatcher ----
+
+// take applies a dispatcher event's actions and refreshes what runs.
+func (s *sim) take(acts []dispatch.Action) {
+	for _, a := range acts {
+		switch a.Kind {
+		case dispatch.Grant:
+			s.preempt[a.Worker] = false
+		case dispatch.Raise:
+			s.preempt[a.Worker] = true
+		case dispatch.Answer:
+			t := s.tasks[a.ID]
+			if a.Verdict == dispatch.Refused {
+				s.setState(t, refused)
+			} else {
+				s.setState(t, cancelled)
+			}
+		}
+	}
+	for w := range s.running {
+		s.running[w] = nil
+		if id, ok := s.d.Running(sdk.WorkerID(w)); ok {
+			s.running[w] = s.tasks[id]
+		}
 	}
 }
 
-// ---- the core's moves (core/scheduler.go) ----
-
-// next is the core's nextLocked: GetNext, dropping a request whose route
-// drops late work if its deadline passed before it ever ran.
-func (s *sim) next(w sdk.WorkerID) *task {
-	for {
-		t := s.getNext(w)
-		if t == nil {
-			return nil
-		}
-		if !t.started && t.dropLate && s.now > t.Deadline {
-			s.setState(t, cancelled)
-			s.dequeue(t, sdk.Cancelled) // a notification: no longer held
-			continue
-		}
-		return t
-	}
+// cur is the task on w as the policy sees it now.
+func (s *sim) cur(w sdk.WorkerID) sdk.Task {
+	t, _ := s.d.Task(s.running[w].ID, s.now)
+	return t
 }
 
-func (s *sim) grant(w sdk.WorkerID, t *task) {
-	s.running[w] = t
-	s.preempt[w] = false
-	s.setState(t, running)
-	t.w = w
-	t.started = true
-	t.runStart = s.now
-}
-
-// arrive submits a new task and kicks the workers.
+// arrive submits a new task.
 func (s *sim) arrive(rel, expected time.Duration, tenant, route string, dropLate bool) *task {
 	t := &task{
 		Task: sdk.Task{
@@ -384,150 +461,62 @@ func (s *sim) arrive(rel, expected time.Duration, tenant, route string, dropLate
 			Deadline: s.now + rel,
 			Expected: expected,
 		},
-		dropLate: dropLate,
-		heldAt:   -1,
+		heldAt: -1,
 	}
 	s.nextID++
 	s.tasks[t.ID] = t
-	if s.adm != nil {
-		class, ok := s.adm.Admit(t.Task, s.now)
-		s.note(logEntry{call: cAdmit, id: t.ID, why: uint8(class), ok: ok})
-		s.trace = append(s.trace, decision{call: cAdmit, id: t.ID, ok: ok, class: class})
-		if !ok {
-			s.setState(t, refused)
-			return t
-		}
-		t.Class = class
-	}
-	s.enqueue(t, sdk.Arrived)
-	if s.shed != nil {
-		for _, id := range s.shed.Shed(s.now) {
-			s.note(logEntry{call: cShed, id: id})
-			s.decide(cShed, 0, id, true)
-			v := s.tasks[id]
-			if v == nil || v.st != queued {
-				s.fail("Shed returned task %d, which the policy does not hold: %s", id, s.whereIs(id))
-			}
-			s.cancel(v)
-		}
-	}
-	s.kick(t) // even if t was shed: idle workers take what is left
+	s.take(s.d.Arrive(s.now, t.Task, dropLate))
 	return t
 }
 
-// kick is the core's kickLocked: fill idle workers in order until the
-// policy has nothing, then, if arriving still waits, choose at most one
-// victim among the running tasks with WouldPreempt, also used as the
-// comparator between them.
-func (s *sim) kick(arriving *task) {
-	for w, cur := range s.running {
-		if cur != nil {
-			continue
-		}
-		t := s.next(sdk.WorkerID(w))
-		if t == nil {
-			break
-		}
-		s.grant(sdk.WorkerID(w), t)
-	}
-	if arriving.st != queued {
-		return
-	}
-	victim := -1
-	var victimTask sdk.Task
-	for w, cur := range s.running {
-		if cur == nil {
-			continue
-		}
-		ct := cur.at(s.now)
-		if !s.wouldPreempt(sdk.WorkerID(w), ct, arriving.Task, false) {
-			continue
-		}
-		if victim < 0 || !s.wouldPreempt(sdk.WorkerID(victim), victimTask, ct, false) {
-			victim, victimTask = w, ct
-		}
-	}
-	if victim >= 0 {
-		s.preempt[victim] = true
-	}
-}
-
-// interrupt is the core's interrupt: the quantum of the task on w expired
-// or an early preemption is due.
+// interrupt: the quantum of the task on w expired or a raise reached its
+// safepoint.
 func (s *sim) interrupt(w sdk.WorkerID) {
-	cur := s.running[w]
 	s.preempt[w] = false
-	if !s.onInterrupt(w, false) {
-		return
-	}
-	s.charge(cur)
-	s.running[w] = nil
-	s.enqueue(cur, sdk.Preempted)
-	t := s.next(w)
-	if t == cur {
-		s.running[w] = cur
-		s.setState(cur, running)
-		cur.runStart = s.now
-		return
-	}
-	if t != nil {
-		s.grant(w, t)
-	}
+	_, acts := s.d.Interrupt(s.now, w)
+	s.take(acts)
 }
 
 // finish ends the task on w (completed or failed) and hands w on.
 func (s *sim) finish(w sdk.WorkerID, failed bool) {
-	cur := s.running[w]
-	s.charge(cur)
-	s.setState(cur, done)
-	why := sdk.Completed
-	if failed {
-		why = sdk.Failed
-	}
-	s.dequeue(cur, why)
-	s.release(w)
+	s.preempt[w] = false
+	s.take(s.d.Finish(s.now, w, !failed))
 }
 
 // block puts the task on w in a host call and hands w on.
 func (s *sim) block(w sdk.WorkerID) {
-	cur := s.running[w]
-	s.charge(cur)
-	s.setState(cur, blocked)
-	s.blocked = append(s.blocked, cur)
-	s.release(w)
-}
-
-func (s *sim) release(w sdk.WorkerID) {
-	s.running[w] = nil
+	t := s.running[w]
 	s.preempt[w] = false
-	if t := s.next(w); t != nil {
-		s.grant(w, t)
-	}
+	s.take(s.d.Block(s.now, w))
+	s.setState(t, blocked)
+	s.blocked = append(s.blocked, t)
 }
 
 // wake ends blocked task i's host call: it is runnable again.
 func (s *sim) wake(i int) {
 	t := s.blocked[i]
 	s.blocked = slices.Delete(s.blocked, i, i+1)
-	s.enqueue(t, sdk.Woke)
-	s.kick(t)
+	s.take(s.d.Wake(s.now, t.ID))
 }
 
-// killBlocked kills blocked task i: it leaves the system without being
-// queued again; the policy gets a notification (Failed, as from the core).
+// killBlocked kills blocked task i: it leaves without being queued again.
 func (s *sim) killBlocked(i int) {
 	t := s.blocked[i]
 	s.blocked = slices.Delete(s.blocked, i, i+1)
-	s.setState(t, done)
-	s.dequeue(t, sdk.Failed)
+	if !s.d.Cancel(s.now, t.ID) {
+		s.fail("the dispatcher did not take blocked task %d out", t.ID)
+	}
 }
 
-// cancel removes a queued task (timeout, client gone).
+// cancel kills a queued task (timeout, client gone).
 func (s *sim) cancel(t *task) {
-	s.unhold(t)
-	s.setState(t, cancelled)
-	s.dequeue(t, sdk.Cancelled)
+	if !s.d.Cancel(s.now, t.ID) {
+		s.fail("the dispatcher did not take queued task %d out", t.ID)
+	}
 }
+
+// poll offers idle workers to the policy.
+func (s *sim) poll() { s.take(s.d.Poll(s.now)) }
 
 // ---- random events ----
 
@@ -652,10 +641,10 @@ func (s *sim) queries() {
 			return
 		}
 		w := busy[q.IntN(len(busy))]
-		cur := s.running[w].at(s.now)
+		cur := s.cur(w)
 		switch q.IntN(5) {
 		case 0:
-			s.onInterrupt(w, true)
+			s.onInterrupt(w, cur, true)
 		case 1: // a hypothetical arrival
 			a := sdk.Task{
 				ID:       s.queryID,
@@ -677,7 +666,7 @@ func (s *sim) queries() {
 				s.wouldPreempt(w, cur, cur, true)
 				break
 			}
-			other := s.running[w2].at(s.now)
+			other := s.cur(w2)
 			ab := s.wouldPreempt(w, cur, other, true)
 			ba := s.wouldPreempt(w2, other, cur, true)
 			if ab && ba {
@@ -726,8 +715,8 @@ func (s *sim) roundRobin() {
 		for w := range s.running {
 			if s.running[w] != nil {
 				s.interrupt(sdk.WorkerID(w))
-			} else if t := s.next(sdk.WorkerID(w)); t != nil {
-				s.grant(sdk.WorkerID(w), t)
+			} else {
+				s.poll()
 			}
 		}
 		for t, n := range waiting {
@@ -757,10 +746,9 @@ func (s *sim) drain() {
 				s.finish(sdk.WorkerID(w), false)
 				progress = true
 			} else if len(s.held) > 0 {
-				if t := s.next(sdk.WorkerID(w)); t != nil {
-					s.grant(sdk.WorkerID(w), t)
-					progress = true
-				}
+				before := s.busy()
+				s.poll()
+				progress = s.busy() > before
 			}
 		}
 		if progress {
