@@ -48,6 +48,10 @@ type LaunchOptions struct {
 	// client's own messages, each with a "plugin" attribute naming the
 	// plugin. Default slog.Default().
 	Logger *slog.Logger
+
+	// grpcLink forces the gRPC Session link where the socket link would
+	// be used (tests and BenchmarkDecision).
+	grpcLink bool
 }
 
 const (
@@ -78,34 +82,23 @@ type Client struct {
 	caps     caps
 	wrapper  sdk.Policy
 	exited   <-chan struct{}
-	stream   pb.Policy_SessionClient
-	cancel   context.CancelFunc // ends the stream
-	watching chan struct{}      // closed when watch returns
+	link     hostLink
+	linkName string        // "socket" or "grpc", for logs
+	watching chan struct{} // closed when watch returns
 
 	failed   chan struct{} // closed at the first fault
 	failOnce sync.Once
 	err      atomic.Pointer[error]
 	killOnce sync.Once
 
-	watchdog *time.Timer  // faults a call that takes too long
-	calling  atomic.Int32 // the op of the call in flight, for the watchdog
-
 	mu      sync.Mutex
-	seq     uint64
-	pool    []slot      // reusable events; [start:used) are pending
-	events  []*pb.Event // events[i] is pool[i].ev, fixed
-	start   int         // first pending slot
-	used    int         // slots in use since the last reply
-	batch   pb.Batch    // reused once its reply arrived
-	reply   pb.Reply    // the last reply, valid until the next call
+	seq     uint32
+	out     enc // the pending request: notifications, then the call
+	pending int // notifications in out
+	in      dec // the last reply, valid until the next call
+	lastNow time.Duration
 	held    map[sdk.TaskID]heldTask
 	heldSeq uint64
-}
-
-// slot is one reusable event with its task messages.
-type slot struct {
-	ev          *pb.Event
-	task, other *pb.Task
 }
 
 type heldTask struct {
@@ -115,10 +108,10 @@ type heldTask struct {
 
 // Launch starts the plugin binary at path, checks it (SHA-256 if asked,
 // handshake, protocol version), asks the policy's name and capabilities,
-// and opens the call stream. name identifies the plugin in logs and
-// errors. ctx's deadline bounds the start (a cancellation is noticed once
-// the process has started); the process lives until Kill, which the
-// caller must call, even after a fault.
+// and opens the call link. name identifies the plugin in logs and errors.
+// ctx's deadline bounds the start (a cancellation is noticed once the
+// process has started); the process lives until Kill, which the caller
+// must call, even after a fault.
 func Launch(ctx context.Context, name, path string, opts LaunchOptions) (*Client, error) {
 	if opts.CallTimeout <= 0 {
 		opts.CallTimeout = defaultCallTimeout
@@ -133,10 +126,25 @@ func Launch(ctx context.Context, name, path string, opts LaunchOptions) (*Client
 		opts.Logger = slog.Default()
 	}
 	log := opts.Logger.With("plugin", name)
+	cmd := exec.Command(path, opts.Args...)
+	var (
+		link     hostLink
+		linkFile *os.File // the plugin's end, ours closed once it started
+	)
+	if !opts.grpcLink {
+		var err error
+		link, linkFile, err = socketPair(opts.CallTimeout)
+		if err != nil && !errors.Is(err, errNoSocketLink) {
+			return nil, fmt.Errorf("plugin %q: %w", name, err)
+		}
+		if linkFile != nil {
+			cmd.ExtraFiles = []*os.File{linkFile} // linkFD in the plugin
+		}
+	}
 	cfg := &goplugin.ClientConfig{
 		HandshakeConfig:  handshake,
 		VersionedPlugins: pluginSets(nil),
-		Cmd:              exec.Command(path, opts.Args...),
+		Cmd:              cmd,
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 		Logger:           newHCLogger(log, levelTrace),
 		SyncStdout:       &lineWriter{l: log, level: slog.LevelInfo, attrs: []any{"stream", "stdout"}},
@@ -147,27 +155,47 @@ func Launch(ctx context.Context, name, path string, opts LaunchOptions) (*Client
 	if opts.SHA256 != "" {
 		sum, err := hex.DecodeString(strings.TrimSpace(opts.SHA256))
 		if err != nil || len(sum) != sha256.Size {
+			closeLink(link, linkFile)
 			return nil, fmt.Errorf("plugin %q: sha256 %q is not a hex SHA-256", name, opts.SHA256)
 		}
 		cfg.SecureConfig = &goplugin.SecureConfig{Checksum: sum, Hash: sha256.New()}
 	}
 	pc := goplugin.NewClient(cfg)
-	c, err := connect(ctx, pc, name, log, opts)
+	c, err := connect(ctx, pc, name, log, opts, link, linkFile)
 	if err != nil {
 		pc.Kill()
+		closeLink(link, nil)
 		if errors.Is(err, goplugin.ErrChecksumsDoNotMatch) {
 			return nil, fmt.Errorf("plugin %q: refusing %s: its SHA-256 is %s, the config says %s: %w", name, path, fileSHA256(path), opts.SHA256, err)
 		}
 		return nil, fmt.Errorf("plugin %q (%s): %w", name, path, err)
 	}
-	log.Info("policy plugin started", "path", path, "policy", c.policy, "protocol", c.version, "capabilities", c.caps.names())
+	log.Info("policy plugin started", "path", path, "policy", c.policy, "protocol", c.version, "link", c.linkName, "capabilities", c.caps.names())
 	return c, nil
 }
 
-func connect(ctx context.Context, pc *goplugin.Client, name string, log *slog.Logger, opts LaunchOptions) (*Client, error) {
+func closeLink(l hostLink, f *os.File) {
+	if f != nil {
+		f.Close()
+	}
+	if l != nil {
+		l.abort()
+		l.close()
+	}
+}
+
+// connect handshakes, says hello and opens the link: link (with the
+// plugin's end linkFile) if there is one, else the Session stream.
+func connect(ctx context.Context, pc *goplugin.Client, name string, log *slog.Logger, opts LaunchOptions, link hostLink, linkFile *os.File) (*Client, error) {
 	proto, err := pc.Client() // starts the process and handshakes
+	if linkFile != nil {
+		linkFile.Close() // the plugin has its copy: its exit is our end of file
+	}
 	if err != nil {
 		return nil, err
+	}
+	if v := pc.NegotiatedVersion(); v != ProtocolVersion {
+		return nil, fmt.Errorf("the plugin speaks policy protocol version %d, this gosledge speaks %d: rebuild the plugin against this gosledge's sdk/plugin", v, ProtocolVersion)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -179,7 +207,11 @@ func connect(ctx context.Context, pc *goplugin.Client, name string, log *slog.Lo
 	st := raw.(*stub)
 	hctx, cancel := context.WithTimeout(ctx, opts.StartTimeout)
 	defer cancel()
-	hello, err := st.rpc.Hello(hctx, &pb.HelloRequest{ProtocolVersion: ProtocolVersion})
+	req := &pb.HelloRequest{ProtocolVersion: ProtocolVersion}
+	if link != nil {
+		req.LinkFd = linkFD
+	}
+	hello, err := st.rpc.Hello(hctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("hello: %w", err)
 	}
@@ -189,11 +221,15 @@ func connect(ctx context.Context, pc *goplugin.Client, name string, log *slog.Lo
 	if hello.Name == "" {
 		return nil, errors.New("the policy's Name() is empty")
 	}
-	sctx, scancel := context.WithCancel(context.Background())
-	stream, err := st.rpc.Session(sctx)
-	if err != nil {
-		scancel()
-		return nil, fmt.Errorf("session: %w", err)
+	linkName := "socket"
+	if link == nil {
+		sctx, scancel := context.WithCancel(context.Background())
+		stream, err := st.rpc.Session(sctx)
+		if err != nil {
+			scancel()
+			return nil, fmt.Errorf("session: %w", err)
+		}
+		link, linkName = newGRPCLink(stream, scancel, opts.CallTimeout), "grpc"
 	}
 	c := &Client{
 		name:     name,
@@ -204,14 +240,12 @@ func connect(ctx context.Context, pc *goplugin.Client, name string, log *slog.Lo
 		policy:   hello.Name,
 		caps:     capsFromProto(hello.Capabilities),
 		exited:   st.exited.Done(),
-		stream:   stream,
-		cancel:   scancel,
+		link:     link,
+		linkName: linkName,
 		watching: make(chan struct{}),
 		failed:   make(chan struct{}),
 		held:     map[sdk.TaskID]heldTask{},
 	}
-	c.watchdog = time.AfterFunc(time.Hour, c.expired)
-	c.watchdog.Stop()
 	c.wrapper = wrap(c, c.caps)
 	go c.watch()
 	return c, nil
@@ -230,9 +264,10 @@ func fileSHA256(path string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// Policy returns the plugin's policy. It implements sdk.Policy and
-// exactly those of sdk.Charger, sdk.Configurer, sdk.Admitter, sdk.Shedder
-// and sdk.Reporter that the plugin's policy implements. Its methods never
+// Policy returns the plugin's policy. It implements sdk.Policy,
+// sdk.Charger, sdk.Configurer, sdk.Shedder and sdk.Reporter (those the
+// plugin's policy lacks do nothing, without a round trip), and
+// sdk.Admitter exactly when the plugin's policy does. Its methods never
 // block longer than the call timeout and never panic; after a fault (see
 // Err) they return at once with zero answers: GetNext and OnInterrupt
 // false, WouldPreempt false, Admit refuses, Shed and Report nothing,
@@ -299,30 +334,25 @@ func (c *Client) Kill() {
 		c.fault(fmt.Errorf("plugin %q: %w", c.name, ErrKilled))
 		c.pc.Kill()
 		<-c.watching
+		// The fault ended any call in flight; once it has returned, no
+		// call can use the link again.
+		c.mu.Lock()
+		c.link.close()
+		c.mu.Unlock()
 	})
 }
 
-// fault records the first fault and ends the stream, which unblocks a call
-// in flight.
+// fault records the first fault and aborts the link, which unblocks a
+// call in flight.
 func (c *Client) fault(err error) {
 	c.failOnce.Do(func() {
 		c.err.Store(&err)
 		close(c.failed)
-		c.cancel()
+		c.link.abort()
 		if !errors.Is(err, ErrKilled) {
 			c.log.Error("policy plugin failed", "err", err)
 		}
 	})
-}
-
-// expired runs on the watchdog timer when a call takes too long.
-func (c *Client) expired() {
-	op := pb.Op(c.calling.Load())
-	if op == pb.Op_OP_UNSPECIFIED {
-		c.fault(fmt.Errorf("plugin %q: did not read its notifications within %v", c.name, c.timeout))
-		return
-	}
-	c.fault(fmt.Errorf("plugin %q: %s did not answer within %v", c.name, opName(op), c.timeout))
 }
 
 // watch faults the client when the process exits, even between calls.
@@ -339,93 +369,87 @@ func (c *Client) faulted() bool { return c.err.Load() != nil }
 
 // ---- the calls, with c.mu held ----
 
-// next returns a fresh pending event.
-func (c *Client) next(op pb.Op) *slot {
-	if c.used == len(c.pool) {
-		s := slot{ev: new(pb.Event), task: new(pb.Task), other: new(pb.Task)}
-		c.pool = append(c.pool, s)
-		c.events = append(c.events, s.ev)
+// event starts encoding an event of kind o into the pending request.
+func (c *Client) event(o op) *enc {
+	if c.out.empty() {
+		c.out.start()
 	}
-	s := &c.pool[c.used]
-	c.used++
-	ev := s.ev
-	ev.Op, ev.Seq, ev.Task, ev.Other, ev.Id, ev.Worker, ev.Now, ev.Used, ev.Reason, ev.Configure = op, 0, nil, nil, 0, 0, 0, 0, 0, nil
-	return s
+	c.out.u8(uint8(o))
+	return &c.out
 }
 
-// notify queues a notification, sending the pending ones on their own if
+// callEvent starts encoding the call o, which carries now first.
+func (c *Client) callEvent(o op, now time.Duration) *enc {
+	e := c.event(o)
+	e.i64(int64(now))
+	return e
+}
+
+// linkErr faults the client for err, an error of the link during a call
+// of kind o (opNone: sending notifications).
+func (c *Client) linkErr(o op, err error) {
+	switch {
+	case errors.Is(err, errAborted):
+		// Faulted already (Kill, the process exited, a timeout).
+	case errors.Is(err, errTimeout) && o == opNone:
+		c.fault(fmt.Errorf("plugin %q: did not read its notifications within %v", c.name, c.timeout))
+	case errors.Is(err, errTimeout):
+		c.fault(fmt.Errorf("plugin %q: %s did not answer within %v", c.name, o, c.timeout))
+	default:
+		c.fault(fmt.Errorf("plugin %q: connection lost during %s: %w", c.name, o, err))
+	}
+}
+
+// notify ends a notification, sending the pending ones on their own if
 // there are too many.
 func (c *Client) notify() {
-	if c.used-c.start < maxPending {
+	c.pending++
+	if c.pending < maxPending {
 		return
 	}
-	// This batch gets no reply to say it was sent: it is not reused.
-	b := &pb.Batch{Events: c.events[c.start:c.used]}
-	c.start = c.used
-	c.send(pb.Op_OP_UNSPECIFIED, b)
+	frame := c.out.finish(0)
+	c.out.b, c.pending = c.out.b[:0], 0
+	if err := c.link.post(frame); err != nil {
+		c.linkErr(opNone, err)
+	}
 }
 
-// send sends b under the watchdog.
-func (c *Client) send(op pb.Op, b *pb.Batch) bool {
-	c.calling.Store(int32(op))
-	c.watchdog.Reset(c.timeout)
-	err := c.stream.Send(b)
-	if !c.watchdog.Stop() {
-		return false // expired: faulted
-	}
+// call sends the pending notifications and the call o, encoded last, and
+// returns a decoder over the answer, or nil after a fault.
+func (c *Client) call(o op) *dec {
+	c.seq++
+	frame := c.out.finish(c.seq)
+	c.out.b, c.pending = c.out.b[:0], 0
+	reply, err := c.link.roundTrip(frame)
 	if err != nil {
-		c.fault(fmt.Errorf("plugin %q: send %s: %w", c.name, opName(op), err))
+		c.linkErr(o, err)
+		return nil
+	}
+	seq, body := parseFrame(reply)
+	d := &c.in
+	d.b, d.bad = body, false
+	if d.u8() == statusFault {
+		msg := d.str()
+		if d.bad {
+			msg = "a malformed fault"
+		}
+		c.fault(fmt.Errorf("plugin %q: %s", c.name, msg))
+		return nil
+	}
+	if seq != c.seq {
+		c.fault(fmt.Errorf("plugin %q: protocol error: reply %d to call %d (%s)", c.name, seq, c.seq, o))
+		return nil
+	}
+	return d
+}
+
+// done checks that the answer to o was whole, faulting the client if not.
+func (c *Client) done(o op, d *dec) bool {
+	if d.bad || d.more() {
+		c.fault(fmt.Errorf("plugin %q: protocol error: malformed answer to %s", c.name, o))
 		return false
 	}
 	return true
-}
-
-// call sends the pending notifications and the call in s, which must be
-// the last event, and waits for the reply. It returns nil after a fault.
-func (c *Client) call(s *slot) *pb.Reply {
-	op := s.ev.Op
-	c.seq++
-	s.ev.Seq = c.seq
-	c.batch.Events = c.events[c.start:c.used]
-	c.calling.Store(int32(op))
-	c.watchdog.Reset(c.timeout)
-	if err := c.stream.Send(&c.batch); err != nil {
-		c.watchdog.Stop()
-		c.fault(fmt.Errorf("plugin %q: send %s: %w", c.name, opName(op), err))
-		return nil
-	}
-	r := &c.reply
-	err := c.stream.RecvMsg(r)
-	if !c.watchdog.Stop() {
-		return nil // expired: faulted
-	}
-	if err != nil {
-		c.fault(fmt.Errorf("plugin %q: connection lost: %w", c.name, err))
-		return nil
-	}
-	if r.Fault != "" {
-		c.fault(fmt.Errorf("plugin %q: %s", c.name, r.Fault))
-		return nil
-	}
-	if r.Seq != c.seq {
-		c.fault(fmt.Errorf("plugin %q: protocol error: reply %d to call %d (%s)", c.name, r.Seq, c.seq, opName(op)))
-		return nil
-	}
-	// The server has read every event sent so far: reuse them all.
-	c.start, c.used = 0, 0
-	return r
-}
-
-func setTask(dst *pb.Task, t sdk.Task) *pb.Task {
-	dst.Id = uint64(t.ID)
-	dst.Tenant = t.Tenant
-	dst.Route = t.Route
-	dst.Arrival = int64(t.Arrival)
-	dst.Deadline = int64(t.Deadline)
-	dst.Expected = int64(t.Expected)
-	dst.Ran = int64(t.Ran)
-	dst.Class = uint32(t.Class)
-	return dst
 }
 
 func (c *Client) enqueue(t sdk.Task, why sdk.EnqueueReason) {
@@ -436,9 +460,9 @@ func (c *Client) enqueue(t sdk.Task, why sdk.EnqueueReason) {
 	if c.faulted() {
 		return
 	}
-	s := c.next(pb.Op_OP_ENQUEUE)
-	s.ev.Task = setTask(s.task, t)
-	s.ev.Reason = uint32(why)
+	e := c.event(opEnqueue)
+	e.task(t)
+	e.u8(uint8(why))
 	c.notify()
 }
 
@@ -449,40 +473,43 @@ func (c *Client) dequeue(id sdk.TaskID, why sdk.DequeueReason) {
 	if c.faulted() {
 		return
 	}
-	s := c.next(pb.Op_OP_DEQUEUE)
-	s.ev.Id = uint64(id)
-	s.ev.Reason = uint32(why)
+	e := c.event(opDequeue)
+	e.u64(uint64(id))
+	e.u8(uint8(why))
 	c.notify()
 }
 
 func (c *Client) charge(t sdk.Task, used, now time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.lastNow = now
 	if c.faulted() {
 		return
 	}
-	s := c.next(pb.Op_OP_CHARGE)
-	s.ev.Task = setTask(s.task, t)
-	s.ev.Used = int64(used)
-	s.ev.Now = int64(now)
+	e := c.event(opCharge)
+	e.i64(int64(used))
+	e.i64(int64(now))
+	e.task(t)
 	c.notify()
 }
 
 func (c *Client) getNext(w sdk.WorkerID, now time.Duration) (sdk.TaskID, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.lastNow = now
 	if c.faulted() {
 		return 0, false
 	}
-	s := c.next(pb.Op_OP_GET_NEXT)
-	s.ev.Worker = int32(w)
-	s.ev.Now = int64(now)
-	r := c.call(s)
-	if r == nil || !r.Ok {
+	c.callEvent(opGetNext, now).u32(uint32(int32(w)))
+	d := c.call(opGetNext)
+	if d == nil {
 		return 0, false
 	}
-	id := sdk.TaskID(r.Id)
-	if _, ok := c.held[id]; !ok {
+	ok, id := d.bool(), sdk.TaskID(d.u64())
+	if !c.done(opGetNext, d) || !ok {
+		return 0, false
+	}
+	if _, held := c.held[id]; !held {
 		c.fault(fmt.Errorf("plugin %q: GetNext returned unknown task ID %d (not enqueued, or already handed out or removed)", c.name, id))
 		return 0, false
 	}
@@ -490,69 +517,94 @@ func (c *Client) getNext(w sdk.WorkerID, now time.Duration) (sdk.TaskID, bool) {
 	return id, true
 }
 
+// answer reads a call's boolean answer.
+func (c *Client) answer(o op) bool {
+	d := c.call(o)
+	if d == nil {
+		return false
+	}
+	ok := d.bool()
+	return c.done(o, d) && ok
+}
+
 func (c *Client) onInterrupt(w sdk.WorkerID, cur sdk.Task, now time.Duration) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.lastNow = now
 	if c.faulted() {
 		return false
 	}
-	s := c.next(pb.Op_OP_ON_INTERRUPT)
-	s.ev.Worker = int32(w)
-	s.ev.Task = setTask(s.task, cur)
-	s.ev.Now = int64(now)
-	r := c.call(s)
-	return r != nil && r.Ok
+	e := c.callEvent(opOnInterrupt, now)
+	e.u32(uint32(int32(w)))
+	e.task(cur)
+	return c.answer(opOnInterrupt)
 }
 
-func (c *Client) wouldPreempt(w sdk.WorkerID, cur, arriving sdk.Task) bool {
+// wouldPreempt sends now, which the sdk does not pass yet: the wire
+// format already has it for contract v2.
+func (c *Client) wouldPreempt(w sdk.WorkerID, cur, arriving sdk.Task, now time.Duration) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.faulted() {
 		return false
 	}
-	s := c.next(pb.Op_OP_WOULD_PREEMPT)
-	s.ev.Worker = int32(w)
-	s.ev.Task = setTask(s.task, cur)
-	s.ev.Other = setTask(s.other, arriving)
-	r := c.call(s)
-	return r != nil && r.Ok
+	e := c.callEvent(opWouldPreempt, now)
+	e.u32(uint32(int32(w)))
+	e.task(cur)
+	e.task(arriving)
+	return c.answer(opWouldPreempt)
+}
+
+// clock is the host's clock as of its latest call that carried it.
+func (c *Client) clock() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lastNow
 }
 
 func (c *Client) admit(t sdk.Task, now time.Duration) (sdk.Class, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.lastNow = now
 	if c.faulted() {
 		return sdk.ClassDefault, false
 	}
-	s := c.next(pb.Op_OP_ADMIT)
-	s.ev.Task = setTask(s.task, t)
-	s.ev.Now = int64(now)
-	r := c.call(s)
-	if r == nil {
+	c.callEvent(opAdmit, now).task(t)
+	d := c.call(opAdmit)
+	if d == nil {
 		return sdk.ClassDefault, false
 	}
-	if r.Class > 255 {
-		c.fault(fmt.Errorf("plugin %q: Admit returned class %d", c.name, r.Class))
+	ok, class := d.bool(), sdk.Class(d.u8())
+	if !c.done(opAdmit, d) {
 		return sdk.ClassDefault, false
 	}
-	return sdk.Class(r.Class), r.Ok
+	return class, ok
 }
 
 func (c *Client) shed(now time.Duration) []sdk.TaskID {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.lastNow = now
 	if c.faulted() {
 		return nil
 	}
-	s := c.next(pb.Op_OP_SHED)
-	s.ev.Now = int64(now)
-	r := c.call(s)
-	if r == nil || len(r.Ids) == 0 {
+	c.callEvent(opShed, now)
+	d := c.call(opShed)
+	if d == nil {
 		return nil
 	}
-	ids := make([]sdk.TaskID, len(r.Ids))
-	for i, x := range r.Ids {
-		id := sdk.TaskID(x)
+	n := int(d.u32())
+	if n > len(d.b)/8 {
+		d.bad, n = true, 0
+	}
+	ids := make([]sdk.TaskID, n)
+	for i := range ids {
+		ids[i] = sdk.TaskID(d.u64())
+	}
+	if !c.done(opShed, d) || n == 0 {
+		return nil
+	}
+	for i, id := range ids {
 		if _, ok := c.held[id]; !ok {
 			// The ones before it are out of the plugin's queue: hand them
 			// to the core, which takes the rest back through Held.
@@ -560,7 +612,6 @@ func (c *Client) shed(now time.Duration) []sdk.TaskID {
 			return ids[:i]
 		}
 		delete(c.held, id)
-		ids[i] = id
 	}
 	return ids
 }
@@ -568,18 +619,26 @@ func (c *Client) shed(now time.Duration) []sdk.TaskID {
 func (c *Client) report(now time.Duration) []sdk.Gauge {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.lastNow = now
 	if c.faulted() {
 		return nil
 	}
-	s := c.next(pb.Op_OP_REPORT)
-	s.ev.Now = int64(now)
-	r := c.call(s)
-	if r == nil {
+	c.callEvent(opReport, now)
+	d := c.call(opReport)
+	if d == nil {
 		return nil
 	}
-	gs := make([]sdk.Gauge, len(r.Gauges))
-	for i, g := range r.Gauges {
-		gs[i] = sdk.Gauge{Name: g.Name, Tenant: g.Tenant, Value: g.Value}
+	n := int(d.u32())
+	if n > len(d.b)/16 { // a gauge takes at least 16 bytes
+		d.bad = true
+		n = 0
+	}
+	gs := make([]sdk.Gauge, n)
+	for i := range gs {
+		gs[i] = sdk.Gauge{Name: d.str(), Tenant: d.str(), Value: d.f64()}
+	}
+	if !c.done(opReport, d) {
+		return nil
 	}
 	return gs
 }
@@ -590,23 +649,17 @@ func (c *Client) configure(workers int, tenants []sdk.TenantConfig) error {
 	if err := c.Err(); err != nil {
 		return err
 	}
-	s := c.next(pb.Op_OP_CONFIGURE)
-	cfg := &pb.Configure{Workers: int32(workers)}
-	for _, t := range tenants {
-		cfg.Tenants = append(cfg.Tenants, &pb.TenantConfig{
-			Name:                t.Name,
-			ReplenishmentPeriod: int64(t.ReplenishmentPeriod),
-			MaxBudget:           int64(t.MaxBudget),
-			Reservation:         t.Reservation,
-		})
-	}
-	s.ev.Configure = cfg
-	r := c.call(s)
-	if r == nil {
+	encodeConfigure(c.callEvent(opConfigure, c.lastNow), workers, tenants)
+	d := c.call(opConfigure)
+	if d == nil {
 		return c.Err()
 	}
-	if r.Error != "" {
-		return fmt.Errorf("plugin %q: Configure: %s", c.name, r.Error)
+	msg := d.str()
+	if !c.done(opConfigure, d) {
+		return c.Err()
+	}
+	if msg != "" {
+		return fmt.Errorf("plugin %q: Configure: %s", c.name, msg)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"log/slog"
@@ -24,8 +25,29 @@ func task(id sdk.TaskID) sdk.Task {
 	return sdk.Task{ID: id, Tenant: "t0", Route: "/a", Arrival: time.Duration(id), Deadline: time.Duration(id) + time.Millisecond, Expected: time.Microsecond}
 }
 
-func TestRoundTrip(t *testing.T) {
-	c := launch(t, "fifo", LaunchOptions{})
+// links are the two ways frames travel; every behaviour is tested on both.
+var links = []struct {
+	name string
+	grpc bool
+}{
+	{"socket", false},
+	{"grpc", true},
+}
+
+// forLinks runs f as a subtest on each link.
+func forLinks(t *testing.T, f func(t *testing.T, opts LaunchOptions)) {
+	for _, l := range links {
+		t.Run(l.name, func(t *testing.T) { f(t, LaunchOptions{grpcLink: l.grpc}) })
+	}
+}
+
+func TestRoundTrip(t *testing.T) { forLinks(t, testRoundTrip) }
+
+func testRoundTrip(t *testing.T, opts LaunchOptions) {
+	c := launch(t, "fifo", opts)
+	if want := map[bool]string{false: "socket", true: "grpc"}[opts.grpcLink]; c.linkName != want {
+		t.Fatalf("link %s, want %s", c.linkName, want)
+	}
 	p := c.Policy()
 	if got := p.Name(); got != "test-fifo" {
 		t.Fatalf("Name() = %q", got)
@@ -99,23 +121,26 @@ type faultCase struct {
 	mode    string
 	want    string // in Err(); alternatives separated by |
 	timeout time.Duration
+	grpc    bool
 }
 
 func TestFaults(t *testing.T) {
-	for _, fc := range []faultCase{
-		{"hang", "GetNext did not answer within 300ms", 300 * time.Millisecond},
-		{"unknown", "unknown task ID 424242", time.Second},
-		{"panic", "GetNext panicked: getnext exploded", time.Second},
-		{"exit", "connection lost|process exited", time.Second},
-		{"panic-enqueue", "Enqueue panicked: enqueue exploded", time.Second},
-	} {
-		t.Run(fc.mode, func(t *testing.T) { testFault(t, fc) })
+	for _, l := range links {
+		for _, fc := range []faultCase{
+			{"hang", "GetNext did not answer within 300ms", 300 * time.Millisecond, l.grpc},
+			{"unknown", "unknown task ID 424242", time.Second, l.grpc},
+			{"panic", "GetNext panicked: getnext exploded", time.Second, l.grpc},
+			{"exit", "connection lost|process exited", time.Second, l.grpc},
+			{"panic-enqueue", "Enqueue panicked: enqueue exploded", time.Second, l.grpc},
+		} {
+			t.Run(l.name+"/"+fc.mode, func(t *testing.T) { testFault(t, fc) })
+		}
 	}
 }
 
 func testFault(t *testing.T, fc faultCase) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	c := launch(t, fc.mode, LaunchOptions{CallTimeout: fc.timeout})
+	c := launch(t, fc.mode, LaunchOptions{CallTimeout: fc.timeout, grpcLink: fc.grpc})
 	pid := c.pc.ReattachConfig().Pid
 	p := c.Policy()
 	p.Enqueue(task(1), sdk.Arrived)
@@ -186,9 +211,11 @@ func containsAny(s, alts string) bool {
 	return false
 }
 
-func TestKill(t *testing.T) {
+func TestKill(t *testing.T) { forLinks(t, testKill) }
+
+func testKill(t *testing.T, opts LaunchOptions) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	c := launch(t, "fifo", LaunchOptions{})
+	c := launch(t, "fifo", opts)
 	pid := c.pc.ReattachConfig().Pid
 	p := c.Policy()
 	p.Enqueue(task(1), sdk.Arrived)
@@ -208,8 +235,10 @@ func TestKill(t *testing.T) {
 
 // A process that dies between calls is noticed at once, not at the next
 // call.
-func TestExitNoticed(t *testing.T) {
-	c := launch(t, "fifo", LaunchOptions{})
+func TestExitNoticed(t *testing.T) { forLinks(t, testExitNoticed) }
+
+func testExitNoticed(t *testing.T, opts LaunchOptions) {
+	c := launch(t, "fifo", opts)
 	pid := c.pc.ReattachConfig().Pid
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -224,8 +253,13 @@ func TestExitNoticed(t *testing.T) {
 	if err := c.Err(); err == nil || !containsAny(err.Error(), "connection lost|process exited") {
 		t.Fatalf("Err() = %v", err)
 	}
+	if _, ok := c.Policy().GetNext(0, 0); ok {
+		t.Fatal("GetNext returned a task from a dead plugin")
+	}
 }
 
+// The plugin reports what its policy implements; the host's policy is an
+// sdk.Admitter exactly when the plugin's is.
 func TestCapabilities(t *testing.T) {
 	for _, tt := range []struct {
 		mode string
@@ -238,29 +272,71 @@ func TestCapabilities(t *testing.T) {
 	} {
 		t.Run(tt.mode, func(t *testing.T) {
 			c := launch(t, tt.mode, LaunchOptions{})
-			if got := capsOf(c.Policy()); got != tt.want {
-				t.Fatalf("the host sees %v, want %v", got.names(), tt.want.names())
+			if c.caps != tt.want {
+				t.Fatalf("the plugin reported %v, want %v", c.caps.names(), tt.want.names())
+			}
+			if got := capsOf(c.Policy()); got != tt.want|neutralCaps {
+				t.Fatalf("the host's policy implements %v, want %v", got.names(), (tt.want | neutralCaps).names())
 			}
 		})
 	}
 }
 
-// Every subset of the optional interfaces gets a wrapper with exactly
-// those.
+// countingLink is a hostLink that counts what is sent and answers every
+// call with reply.
+type countingLink struct {
+	posts, calls int
+	reply        []byte
+}
+
+func (l *countingLink) post([]byte) error { l.posts++; return nil }
+func (l *countingLink) roundTrip(frame []byte) ([]byte, error) {
+	l.calls++
+	seq, _ := parseFrame(frame)
+	r := append([]byte(nil), l.reply...)
+	binary.LittleEndian.PutUint32(r[4:], seq)
+	return r, nil
+}
+func (l *countingLink) abort() {}
+func (l *countingLink) close() {}
+
+// For every capability set, wrap's policy is an Admitter exactly when the
+// set says so; the other optional methods are always there, and those the
+// plugin lacks answer neutrally on the host, without a round trip.
 func TestWrap(t *testing.T) {
+	var ok enc // a reply that is whole for Configure ("" error), Shed and Report (0 items)
+	ok.start()
+	ok.u8(statusOK)
+	ok.u32(0)
 	for cs := caps(0); cs <= capAll; cs++ {
-		p := wrap(&Client{}, cs)
-		if got := capsOf(p); got != cs {
+		l := &countingLink{reply: ok.finish(0)}
+		c := &Client{name: "wrap", log: slog.New(slog.DiscardHandler), link: l, held: map[sdk.TaskID]heldTask{}, failed: make(chan struct{})}
+		p := wrap(c, cs)
+		if got := capsOf(p); got != cs|neutralCaps {
 			t.Errorf("wrap(%v) implements %v", cs.names(), got.names())
+			continue
 		}
-		if _, ok := p.(sdk.Policy); !ok {
-			t.Errorf("wrap(%v) is not an sdk.Policy", cs.names())
+		p.(sdk.Charger).Charge(task(1), time.Millisecond, 0)
+		charged := c.pending
+		_ = p.(sdk.Configurer).Configure(2, nil)
+		_ = p.(sdk.Shedder).Shed(0)
+		_ = p.(sdk.Reporter).Report(0)
+		want := 0
+		for _, x := range []caps{capConfigurer, capShedder, capReporter} {
+			if cs&x != 0 {
+				want++
+			}
+		}
+		if l.calls != want || (charged == 1) != (cs&capCharger != 0) || c.Err() != nil {
+			t.Errorf("wrap(%v): %d round trips (want %d), Charge queued %d, err %v", cs.names(), l.calls, want, charged, c.Err())
 		}
 	}
 }
 
-func TestOptionalInterfaces(t *testing.T) {
-	c := launch(t, "all", LaunchOptions{})
+func TestOptionalInterfaces(t *testing.T) { forLinks(t, testOptionalInterfaces) }
+
+func testOptionalInterfaces(t *testing.T, opts LaunchOptions) {
+	c := launch(t, "all", opts)
 	p := c.Policy()
 	cfg := p.(sdk.Configurer)
 	if err := cfg.Configure(99, nil); err == nil || !strings.Contains(err.Error(), "99 workers is too many") {
@@ -349,6 +425,12 @@ func TestLaunchErrors(t *testing.T) {
 	if _, err := Launch(context.Background(), "bad-mode", testBin, quiet); err == nil {
 		t.Fatal("Launch of a plugin that exits succeeded")
 	}
+	// Built for the old protocol: refused, naming both versions.
+	quiet.Args = []string{"v1"}
+	_, err := Launch(context.Background(), "old", testBin, quiet)
+	if err == nil || !strings.Contains(err.Error(), `plugin "old"`) || !strings.Contains(err.Error(), "protocol version 1, this gosledge speaks 2") {
+		t.Fatalf("Launch of a protocol 1 plugin: %v", err)
+	}
 }
 
 // syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
@@ -381,7 +463,7 @@ func TestLogs(t *testing.T) {
 		{`level=INFO msg=enqueued plugin=test-log`, `task=7`, `tenant=t0`},
 		{`level=INFO msg="stdout: enqueued 7" plugin=test-log stream=stdout`},
 		{`level=WARN msg="stderr: enqueued 7" plugin=test-log stream=stderr`},
-		{`level=INFO msg="policy plugin started" plugin=test-log`, `policy=test-log`, `protocol=1`},
+		{`level=INFO msg="policy plugin started" plugin=test-log`, `policy=test-log`, `protocol=2`, `link=socket`},
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {

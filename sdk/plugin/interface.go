@@ -8,10 +8,11 @@ import (
 )
 
 // ProtocolVersion is the version of the policy protocol
-// (proto/policy.proto) this package speaks. It changes when an
+// (proto/policy.proto, wire.go) this package speaks. It changes when an
 // incompatible change is made; the host refuses a plugin built for another
-// version.
-const ProtocolVersion = 1
+// version. Version 1 carried every call as protobuf messages on a gRPC
+// stream; version 2 carries binary frames on a socket of their own.
+const ProtocolVersion = 2
 
 // The magic cookie is not a security measure: it only keeps a user who
 // runs a plugin binary by hand from staring at a hung process (go-plugin
@@ -31,11 +32,20 @@ var handshake = goplugin.HandshakeConfig{
 }
 
 // pluginSets is the go-plugin plugin map, by protocol version. impl is the
-// policy served (plugin side) or nil (host side).
+// policy served (plugin side) or nil (host side). The host also offers the
+// older versions, never to use them: a plugin built for one then completes
+// the handshake, and Launch refuses it naming both versions, where
+// go-plugin would only say "incompatible API version".
 func pluginSets(impl sdk.Policy) map[int]goplugin.PluginSet {
-	return map[int]goplugin.PluginSet{
+	sets := map[int]goplugin.PluginSet{
 		ProtocolVersion: {pluginName: &grpcPlugin{impl: impl}},
 	}
+	if impl == nil {
+		for v := 1; v < ProtocolVersion; v++ {
+			sets[v] = sets[ProtocolVersion]
+		}
+	}
+	return sets
 }
 
 // caps is the set of optional sdk interfaces a policy implements.

@@ -37,9 +37,9 @@ import (
 // which then stops using the plugin.
 //
 // Unless the GOMAXPROCS environment variable says otherwise, Serve runs
-// the process on one processor: calls come one at a time, and keeping the
-// gRPC reader, the policy and the writer on one processor saves a thread
-// hand-off on every call (about a fifth of a round trip on a 2-core host).
+// the process on one processor: calls come one at a time, read, applied
+// and answered by one goroutine, and the host's processors stay the
+// host's.
 //
 // Serve returns, and the process exits, when the host stops the plugin;
 // if the host goes away without stopping it, the process exits a few
@@ -101,8 +101,8 @@ func hclogLevel(l slog.Level) string {
 // orphanGrace is how long a plugin outlives its session.
 const orphanGrace = 5 * time.Second
 
-// server is the plugin side of the protocol: it applies each batch to the
-// policy and answers the call that ends it.
+// server is the plugin side of the protocol: it applies each request
+// frame to the policy and answers the call that ends it.
 type server struct {
 	pb.UnimplementedPolicyServer
 	p    sdk.Policy
@@ -112,11 +112,14 @@ type server struct {
 	shed sdk.Shedder
 	rep  sdk.Reporter
 	caps caps
-	open atomic.Bool // a session is open
+	open atomic.Bool // a session was started: one per process
+
+	in  dec
+	out enc
 }
 
 func newServer(p sdk.Policy) *server {
-	s := &server{p: p, caps: capsOf(p)}
+	s := &server{p: p, caps: capsOf(p), in: dec{strs: map[string]string{}}}
 	s.ch, _ = p.(sdk.Charger)
 	s.cfg, _ = p.(sdk.Configurer)
 	s.adm, _ = p.(sdk.Admitter)
@@ -134,177 +137,233 @@ func (s *server) Hello(_ context.Context, req *pb.HelloRequest) (r *pb.HelloRepl
 			err = status.Errorf(codes.Internal, "Name panicked: %v", v)
 		}
 	}()
-	return &pb.HelloReply{Name: s.p.Name(), Capabilities: s.caps.proto(), ProtocolVersion: ProtocolVersion}, nil
+	r = &pb.HelloReply{Name: s.p.Name(), Capabilities: s.caps.proto(), ProtocolVersion: ProtocolVersion}
+	if req.LinkFd == 0 {
+		return r, nil // the host opens a Session
+	}
+	l, err := openLink(int(req.LinkFd))
+	if err != nil {
+		return nil, status.Errorf(codes.FailedPrecondition, "link: %v", err)
+	}
+	if !s.open.CompareAndSwap(false, true) {
+		return nil, status.Error(codes.FailedPrecondition, "a session was already opened: a plugin process serves one session")
+	}
+	go func() {
+		err := s.serve(l)
+		if err != nil && !errors.Is(err, io.EOF) {
+			slog.Error("policy link failed", "err", err)
+		}
+	}()
+	return r, nil
 }
 
-// Session serves the one stream of calls; see proto/policy.proto.
+// Session serves the frames over gRPC, when Hello was given no link.
 func (s *server) Session(stream pb.Policy_SessionServer) error {
 	if !s.open.CompareAndSwap(false, true) {
 		return status.Error(codes.FailedPrecondition, "a session was already opened: a plugin process serves one session")
 	}
-	// One session per process: when it ends (the host faulted us, is
-	// killing us, or died), nothing more will come. go-plugin's shutdown
-	// normally ends the process within milliseconds; if the host died, no
-	// one will, so exit after a grace period rather than linger.
+	err := s.serve(&grpcPluginLink{stream: stream})
+	if errors.Is(err, io.EOF) || status.Code(err) == codes.Canceled {
+		return nil
+	}
+	return err
+}
+
+// serve answers frames until the link ends. One session per process:
+// when it ends (the host faulted us, is killing us, or died), nothing
+// more will come. go-plugin's shutdown normally ends the process within
+// milliseconds; if the host died, no one will, so exit after a grace
+// period rather than linger.
+func (s *server) serve(l pluginLink) error {
 	defer time.AfterFunc(orphanGrace, func() {
 		slog.Warn("the host went away; exiting")
 		os.Exit(0)
 	})
-	var batch pb.Batch
 	for {
-		if err := stream.RecvMsg(&batch); err != nil {
-			if errors.Is(err, io.EOF) || status.Code(err) == codes.Canceled {
-				return nil
-			}
+		frame, err := l.recv()
+		if err != nil {
 			return err
 		}
-		for i := 0; i < len(batch.Events); {
-			n, reply := s.apply(batch.Events[i:])
-			i += n
-			if reply == nil {
-				continue
-			}
-			if err := stream.Send(reply); err != nil {
-				return err
-			}
-			if reply.Fault != "" {
-				break // the host stops here; so do we
+		reply, fault := s.apply(frame)
+		if reply == nil {
+			continue
+		}
+		if err := l.send(reply); err != nil {
+			return err
+		}
+		if fault {
+			// The host stops at a fault; read what it still sends, so that
+			// it never blocks writing, and answer nothing.
+			for {
+				if _, err := l.recv(); err != nil {
+					return err
+				}
 			}
 		}
 	}
 }
 
-// apply applies events in order up to and including the first call, and
-// returns how many it consumed and the call's reply (nil if there was no
-// call). A panic in the policy, or an event it cannot make sense of, ends
-// the batch with a fault reply.
-func (s *server) apply(events []*pb.Event) (n int, reply *pb.Reply) {
+// apply applies a request's events in order and returns the reply to its
+// call (nil if it had none). A panic in the policy, or a frame it cannot
+// make sense of, gets a fault reply.
+func (s *server) apply(frame []byte) (reply []byte, fault bool) {
+	seq, body := parseFrame(frame)
+	d := &s.in
+	d.b, d.bad = body, false
+	o := opNone
 	defer func() {
 		if v := recover(); v != nil {
-			ev := events[n]
-			slog.Error("policy panicked", "call", opName(ev.Op), "panic", v, "stack", string(debug.Stack()))
-			reply = &pb.Reply{Seq: ev.Seq, Fault: fmt.Sprintf("%s panicked: %v", opName(ev.Op), v)}
-			n = len(events)
+			slog.Error("policy panicked", "call", o.String(), "panic", v, "stack", string(debug.Stack()))
+			reply, fault = s.fault(seq, fmt.Sprintf("%s panicked: %v", o, v)), true
 		}
 	}()
-	for ; n < len(events); n++ {
-		ev := events[n]
-		switch ev.Op {
-		case pb.Op_OP_ENQUEUE:
-			s.p.Enqueue(taskFromProto(ev.Task), sdk.EnqueueReason(ev.Reason))
-			continue
-		case pb.Op_OP_DEQUEUE:
-			s.p.Dequeue(sdk.TaskID(ev.Id), sdk.DequeueReason(ev.Reason))
-			continue
-		case pb.Op_OP_CHARGE:
-			if s.ch != nil {
-				s.ch.Charge(taskFromProto(ev.Task), time.Duration(ev.Used), time.Duration(ev.Now))
-			}
-			continue
-		}
-		r := &pb.Reply{Seq: ev.Seq}
-		switch ev.Op {
-		case pb.Op_OP_GET_NEXT:
-			id, ok := s.p.GetNext(sdk.WorkerID(ev.Worker), time.Duration(ev.Now))
-			r.Id, r.Ok = uint64(id), ok
-		case pb.Op_OP_ON_INTERRUPT:
-			r.Ok = s.p.OnInterrupt(sdk.WorkerID(ev.Worker), taskFromProto(ev.Task), time.Duration(ev.Now))
-		case pb.Op_OP_WOULD_PREEMPT:
-			r.Ok = s.p.WouldPreempt(sdk.WorkerID(ev.Worker), taskFromProto(ev.Task), taskFromProto(ev.Other))
-		case pb.Op_OP_ADMIT:
-			if s.adm == nil {
-				r.Fault = "Admit called, but the policy is not an sdk.Admitter"
-				break
-			}
-			class, ok := s.adm.Admit(taskFromProto(ev.Task), time.Duration(ev.Now))
-			r.Class, r.Ok = uint32(class), ok
-		case pb.Op_OP_SHED:
-			if s.shed == nil {
-				r.Fault = "Shed called, but the policy is not an sdk.Shedder"
-				break
-			}
-			for _, id := range s.shed.Shed(time.Duration(ev.Now)) {
-				r.Ids = append(r.Ids, uint64(id))
-			}
-		case pb.Op_OP_REPORT:
-			if s.rep == nil {
-				r.Fault = "Report called, but the policy is not an sdk.Reporter"
-				break
-			}
-			for _, g := range s.rep.Report(time.Duration(ev.Now)) {
-				r.Gauges = append(r.Gauges, &pb.Gauge{Name: g.Name, Tenant: g.Tenant, Value: g.Value})
-			}
-		case pb.Op_OP_CONFIGURE:
-			if s.cfg == nil {
-				r.Fault = "Configure called, but the policy is not an sdk.Configurer"
-				break
-			}
-			if err := s.cfg.Configure(configFromProto(ev.Configure)); err != nil {
-				r.Error = err.Error()
-			}
-		default:
-			r.Fault = fmt.Sprintf("unknown op %v (host newer than plugin?)", ev.Op)
-		}
-		return n + 1, r
+	called := false
+	for d.more() && !called {
+		o = op(d.u8())
+		called = !s.notification(o, d)
 	}
-	return n, nil
+	switch {
+	case d.bad:
+		return s.fault(seq, fmt.Sprintf("malformed %s event", o)), true
+	case !called:
+		return nil, false // notifications only
+	}
+	e := &s.out
+	e.start()
+	e.u8(statusOK)
+	if msg := s.call(o, d, e); msg != "" {
+		return s.fault(seq, msg), true
+	}
+	if d.bad || d.more() {
+		return s.fault(seq, fmt.Sprintf("malformed %s call (or events after it)", o)), true
+	}
+	return e.finish(seq), false
 }
 
-func taskFromProto(t *pb.Task) sdk.Task {
-	if t == nil {
-		return sdk.Task{}
+func (s *server) fault(seq uint32, msg string) []byte {
+	e := &s.out
+	e.start()
+	e.u8(statusFault)
+	e.str(msg)
+	return e.finish(seq)
+}
+
+// notification applies one notification and reports whether o was one.
+func (s *server) notification(o op, d *dec) bool {
+	switch o {
+	case opEnqueue:
+		t := d.task()
+		why := sdk.EnqueueReason(d.u8())
+		if !d.bad {
+			s.p.Enqueue(t, why)
+		}
+	case opDequeue:
+		id := sdk.TaskID(d.u64())
+		why := sdk.DequeueReason(d.u8())
+		if !d.bad {
+			s.p.Dequeue(id, why)
+		}
+	case opCharge:
+		used, now := d.dur(), d.dur()
+		t := d.task()
+		if !d.bad && s.ch != nil {
+			s.ch.Charge(t, used, now)
+		}
+	default:
+		return false
 	}
-	return sdk.Task{
-		ID:       sdk.TaskID(t.Id),
-		Tenant:   t.Tenant,
-		Route:    t.Route,
-		Arrival:  time.Duration(t.Arrival),
-		Deadline: time.Duration(t.Deadline),
-		Expected: time.Duration(t.Expected),
-		Ran:      time.Duration(t.Ran),
-		Class:    sdk.Class(t.Class),
+	return true
+}
+
+// needs is the capability each optional call needs.
+var needs = map[op]caps{opAdmit: capAdmitter, opShed: capShedder, opReport: capReporter, opConfigure: capConfigurer}
+
+// call decodes the call o, makes it and encodes its answer into e. It
+// returns a fault message if the call cannot be made; a call whose
+// arguments do not decode is not made (the caller sees d.bad).
+func (s *server) call(o op, d *dec, e *enc) string {
+	if _, known := opNames[o]; !known {
+		return fmt.Sprintf("unknown op %d (host newer than plugin?)", uint8(o))
+	}
+	if c, ok := needs[o]; ok && s.caps&c == 0 {
+		return fmt.Sprintf("%s called, but the policy is not an sdk.%s", o, c.names()[0])
+	}
+	now := d.dur() // every call starts with the host's clock
+	if d.bad {
+		return ""
+	}
+	switch o {
+	case opGetNext:
+		if w := sdk.WorkerID(int32(d.u32())); !d.bad {
+			id, ok := s.p.GetNext(w, now)
+			e.bool(ok)
+			e.u64(uint64(id))
+		}
+	case opOnInterrupt:
+		if w, cur := sdk.WorkerID(int32(d.u32())), d.task(); !d.bad {
+			e.bool(s.p.OnInterrupt(w, cur, now))
+		}
+	case opWouldPreempt:
+		// now is not passed on until the sdk's WouldPreempt takes it
+		// (contract v2).
+		if w, cur, arriving := sdk.WorkerID(int32(d.u32())), d.task(), d.task(); !d.bad {
+			e.bool(s.p.WouldPreempt(w, cur, arriving))
+		}
+	case opAdmit:
+		if t := d.task(); !d.bad {
+			class, ok := s.adm.Admit(t, now)
+			e.bool(ok)
+			e.u8(uint8(class))
+		}
+	case opShed:
+		ids := s.shed.Shed(now)
+		e.u32(uint32(len(ids)))
+		for _, id := range ids {
+			e.u64(uint64(id))
+		}
+	case opReport:
+		gs := s.rep.Report(now)
+		e.u32(uint32(len(gs)))
+		for _, g := range gs {
+			e.str(g.Name)
+			e.str(g.Tenant)
+			e.f64(g.Value)
+		}
+	case opConfigure:
+		if workers, tenants := decodeConfigure(d); !d.bad {
+			msg := ""
+			if err := s.cfg.Configure(workers, tenants); err != nil {
+				msg = err.Error()
+			}
+			e.str(msg)
+		}
+	default:
+		return fmt.Sprintf("op %s is not a call", o)
+	}
+	return ""
+}
+
+func encodeConfigure(e *enc, workers int, tenants []sdk.TenantConfig) {
+	e.u32(uint32(int32(workers)))
+	e.u32(uint32(len(tenants)))
+	for _, t := range tenants {
+		e.str(t.Name)
+		e.i64(int64(t.ReplenishmentPeriod))
+		e.i64(int64(t.MaxBudget))
+		e.f64(t.Reservation)
 	}
 }
 
-func configFromProto(c *pb.Configure) (int, []sdk.TenantConfig) {
-	if c == nil {
+func decodeConfigure(d *dec) (int, []sdk.TenantConfig) {
+	workers := int(int32(d.u32()))
+	n := int(d.u32())
+	if n > len(d.b) { // each tenant takes more than a byte
+		d.bad = true
 		return 0, nil
 	}
-	ts := make([]sdk.TenantConfig, len(c.Tenants))
-	for i, t := range c.Tenants {
-		ts[i] = sdk.TenantConfig{
-			Name:                t.Name,
-			ReplenishmentPeriod: time.Duration(t.ReplenishmentPeriod),
-			MaxBudget:           time.Duration(t.MaxBudget),
-			Reservation:         t.Reservation,
-		}
+	ts := make([]sdk.TenantConfig, n)
+	for i := range ts {
+		ts[i] = sdk.TenantConfig{Name: d.str(), ReplenishmentPeriod: d.dur(), MaxBudget: d.dur(), Reservation: d.f64()}
 	}
-	return int(c.Workers), ts
-}
-
-// opName is the sdk method an op stands for.
-func opName(op pb.Op) string {
-	switch op {
-	case pb.Op_OP_ENQUEUE:
-		return "Enqueue"
-	case pb.Op_OP_DEQUEUE:
-		return "Dequeue"
-	case pb.Op_OP_CHARGE:
-		return "Charge"
-	case pb.Op_OP_GET_NEXT:
-		return "GetNext"
-	case pb.Op_OP_ON_INTERRUPT:
-		return "OnInterrupt"
-	case pb.Op_OP_WOULD_PREEMPT:
-		return "WouldPreempt"
-	case pb.Op_OP_ADMIT:
-		return "Admit"
-	case pb.Op_OP_SHED:
-		return "Shed"
-	case pb.Op_OP_REPORT:
-		return "Report"
-	case pb.Op_OP_CONFIGURE:
-		return "Configure"
-	}
-	return op.String()
+	return workers, ts
 }

@@ -1,16 +1,13 @@
-// The gosledge policy plugin protocol, version 1 (sdk/plugin.ProtocolVersion).
+// The gosledge policy plugin protocol, version 2 (sdk/plugin.ProtocolVersion).
 //
-// The host (gosledge) starts the plugin with hashicorp/go-plugin, calls
-// Hello once, then opens one Session stream for the life of the process.
-// On that stream the host sends Batches: zero or more notifications
-// (ENQUEUE, DEQUEUE, CHARGE) that need no answer, optionally ended by one
-// call (every other op) that does. The plugin applies the events in order
-// and answers the call, and only the call, with one Reply carrying the
-// call's seq. The host never has more than one call outstanding, so replies
-// come back in order. A Reply with a non-empty fault (a panic, a malformed
-// event) may come at any time; the host then stops using the plugin.
-//
-// Times are nanoseconds on the host's server clock (time.Duration).
+// The host (gosledge) starts the plugin with hashicorp/go-plugin and calls
+// Hello once over gRPC. Every policy call then travels as a binary frame
+// (sdk/plugin/wire.go) on one of two links, as Hello chose:
+//   - link_fd != 0: the Unix socket the host passed to the process as that
+//     file descriptor (the default on Unix; no gRPC per call);
+//   - link_fd == 0: the Session stream below, one Frame per frame (the
+//     fallback where no descriptor can be passed, e.g. Windows).
+// The frames and their rules are the same on both.
 //
 // Regenerate the Go code with `make proto`.
 
@@ -96,87 +93,14 @@ func (Capability) EnumDescriptor() ([]byte, []int) {
 	return file_policy_proto_rawDescGZIP(), []int{0}
 }
 
-// Op names the sdk method an Event stands for.
-type Op int32
-
-const (
-	Op_OP_UNSPECIFIED Op = 0
-	// Notifications: no Reply.
-	Op_OP_ENQUEUE Op = 1 // task, reason
-	Op_OP_DEQUEUE Op = 2 // id, reason
-	Op_OP_CHARGE  Op = 3 // task, used, now
-	// Calls: exactly one Reply with the same seq.
-	Op_OP_GET_NEXT      Op = 10 // worker, now -> ok, id
-	Op_OP_ON_INTERRUPT  Op = 11 // worker, task (cur), now -> ok
-	Op_OP_WOULD_PREEMPT Op = 12 // worker, task (cur), other (arriving) -> ok
-	Op_OP_ADMIT         Op = 13 // task, now -> ok, class
-	Op_OP_SHED          Op = 14 // now -> ids
-	Op_OP_REPORT        Op = 15 // now -> gauges
-	Op_OP_CONFIGURE     Op = 16 // configure -> error
-)
-
-// Enum value maps for Op.
-var (
-	Op_name = map[int32]string{
-		0:  "OP_UNSPECIFIED",
-		1:  "OP_ENQUEUE",
-		2:  "OP_DEQUEUE",
-		3:  "OP_CHARGE",
-		10: "OP_GET_NEXT",
-		11: "OP_ON_INTERRUPT",
-		12: "OP_WOULD_PREEMPT",
-		13: "OP_ADMIT",
-		14: "OP_SHED",
-		15: "OP_REPORT",
-		16: "OP_CONFIGURE",
-	}
-	Op_value = map[string]int32{
-		"OP_UNSPECIFIED":   0,
-		"OP_ENQUEUE":       1,
-		"OP_DEQUEUE":       2,
-		"OP_CHARGE":        3,
-		"OP_GET_NEXT":      10,
-		"OP_ON_INTERRUPT":  11,
-		"OP_WOULD_PREEMPT": 12,
-		"OP_ADMIT":         13,
-		"OP_SHED":          14,
-		"OP_REPORT":        15,
-		"OP_CONFIGURE":     16,
-	}
-)
-
-func (x Op) Enum() *Op {
-	p := new(Op)
-	*p = x
-	return p
-}
-
-func (x Op) String() string {
-	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
-}
-
-func (Op) Descriptor() protoreflect.EnumDescriptor {
-	return file_policy_proto_enumTypes[1].Descriptor()
-}
-
-func (Op) Type() protoreflect.EnumType {
-	return &file_policy_proto_enumTypes[1]
-}
-
-func (x Op) Number() protoreflect.EnumNumber {
-	return protoreflect.EnumNumber(x)
-}
-
-// Deprecated: Use Op.Descriptor instead.
-func (Op) EnumDescriptor() ([]byte, []int) {
-	return file_policy_proto_rawDescGZIP(), []int{1}
-}
-
 type HelloRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	ProtocolVersion uint32                 `protobuf:"varint,1,opt,name=protocol_version,json=protocolVersion,proto3" json:"protocol_version,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The plugin's file descriptor of the host's socket for the frames, or
+	// 0 for the Session stream.
+	LinkFd        uint32 `protobuf:"varint,2,opt,name=link_fd,json=linkFd,proto3" json:"link_fd,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HelloRequest) Reset() {
@@ -216,10 +140,17 @@ func (x *HelloRequest) GetProtocolVersion() uint32 {
 	return 0
 }
 
+func (x *HelloRequest) GetLinkFd() uint32 {
+	if x != nil {
+		return x.LinkFd
+	}
+	return 0
+}
+
 type HelloReply struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	Name            string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Capabilities    []Capability           `protobuf:"varint,2,rep,packed,name=capabilities,proto3,enum=gosledge.policy.v1.Capability" json:"capabilities,omitempty"`
+	Capabilities    []Capability           `protobuf:"varint,2,rep,packed,name=capabilities,proto3,enum=gosledge.policy.v2.Capability" json:"capabilities,omitempty"`
 	ProtocolVersion uint32                 `protobuf:"varint,3,opt,name=protocol_version,json=protocolVersion,proto3" json:"protocol_version,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
@@ -276,35 +207,28 @@ func (x *HelloReply) GetProtocolVersion() uint32 {
 	return 0
 }
 
-// Task is sdk.Task.
-type Task struct {
+// Frame is one binary frame (sdk/plugin/wire.go), length prefix included.
+type Frame struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	Tenant        string                 `protobuf:"bytes,2,opt,name=tenant,proto3" json:"tenant,omitempty"`
-	Route         string                 `protobuf:"bytes,3,opt,name=route,proto3" json:"route,omitempty"`
-	Arrival       int64                  `protobuf:"varint,4,opt,name=arrival,proto3" json:"arrival,omitempty"`
-	Deadline      int64                  `protobuf:"varint,5,opt,name=deadline,proto3" json:"deadline,omitempty"`
-	Expected      int64                  `protobuf:"varint,6,opt,name=expected,proto3" json:"expected,omitempty"`
-	Ran           int64                  `protobuf:"varint,7,opt,name=ran,proto3" json:"ran,omitempty"`
-	Class         uint32                 `protobuf:"varint,8,opt,name=class,proto3" json:"class,omitempty"`
+	Data          []byte                 `protobuf:"bytes,1,opt,name=data,proto3" json:"data,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *Task) Reset() {
-	*x = Task{}
+func (x *Frame) Reset() {
+	*x = Frame{}
 	mi := &file_policy_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *Task) String() string {
+func (x *Frame) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*Task) ProtoMessage() {}
+func (*Frame) ProtoMessage() {}
 
-func (x *Task) ProtoReflect() protoreflect.Message {
+func (x *Frame) ProtoReflect() protoreflect.Message {
 	mi := &file_policy_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -316,568 +240,33 @@ func (x *Task) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use Task.ProtoReflect.Descriptor instead.
-func (*Task) Descriptor() ([]byte, []int) {
+// Deprecated: Use Frame.ProtoReflect.Descriptor instead.
+func (*Frame) Descriptor() ([]byte, []int) {
 	return file_policy_proto_rawDescGZIP(), []int{2}
 }
 
-func (x *Task) GetId() uint64 {
+func (x *Frame) GetData() []byte {
 	if x != nil {
-		return x.Id
-	}
-	return 0
-}
-
-func (x *Task) GetTenant() string {
-	if x != nil {
-		return x.Tenant
-	}
-	return ""
-}
-
-func (x *Task) GetRoute() string {
-	if x != nil {
-		return x.Route
-	}
-	return ""
-}
-
-func (x *Task) GetArrival() int64 {
-	if x != nil {
-		return x.Arrival
-	}
-	return 0
-}
-
-func (x *Task) GetDeadline() int64 {
-	if x != nil {
-		return x.Deadline
-	}
-	return 0
-}
-
-func (x *Task) GetExpected() int64 {
-	if x != nil {
-		return x.Expected
-	}
-	return 0
-}
-
-func (x *Task) GetRan() int64 {
-	if x != nil {
-		return x.Ran
-	}
-	return 0
-}
-
-func (x *Task) GetClass() uint32 {
-	if x != nil {
-		return x.Class
-	}
-	return 0
-}
-
-// Event is one sdk method call. It is flat rather than a oneof so the host
-// can reuse Event and Task messages from one batch to the next.
-type Event struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Op            Op                     `protobuf:"varint,1,opt,name=op,proto3,enum=gosledge.policy.v1.Op" json:"op,omitempty"`
-	Seq           uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"` // calls only: echoed in the Reply
-	Task          *Task                  `protobuf:"bytes,3,opt,name=task,proto3" json:"task,omitempty"`
-	Other         *Task                  `protobuf:"bytes,4,opt,name=other,proto3" json:"other,omitempty"`
-	Id            uint64                 `protobuf:"varint,5,opt,name=id,proto3" json:"id,omitempty"`
-	Worker        int32                  `protobuf:"varint,6,opt,name=worker,proto3" json:"worker,omitempty"`
-	Now           int64                  `protobuf:"varint,7,opt,name=now,proto3" json:"now,omitempty"`
-	Used          int64                  `protobuf:"varint,8,opt,name=used,proto3" json:"used,omitempty"`
-	Reason        uint32                 `protobuf:"varint,9,opt,name=reason,proto3" json:"reason,omitempty"` // sdk.EnqueueReason or sdk.DequeueReason
-	Configure     *Configure             `protobuf:"bytes,10,opt,name=configure,proto3" json:"configure,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *Event) Reset() {
-	*x = Event{}
-	mi := &file_policy_proto_msgTypes[3]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *Event) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*Event) ProtoMessage() {}
-
-func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_policy_proto_msgTypes[3]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use Event.ProtoReflect.Descriptor instead.
-func (*Event) Descriptor() ([]byte, []int) {
-	return file_policy_proto_rawDescGZIP(), []int{3}
-}
-
-func (x *Event) GetOp() Op {
-	if x != nil {
-		return x.Op
-	}
-	return Op_OP_UNSPECIFIED
-}
-
-func (x *Event) GetSeq() uint64 {
-	if x != nil {
-		return x.Seq
-	}
-	return 0
-}
-
-func (x *Event) GetTask() *Task {
-	if x != nil {
-		return x.Task
+		return x.Data
 	}
 	return nil
-}
-
-func (x *Event) GetOther() *Task {
-	if x != nil {
-		return x.Other
-	}
-	return nil
-}
-
-func (x *Event) GetId() uint64 {
-	if x != nil {
-		return x.Id
-	}
-	return 0
-}
-
-func (x *Event) GetWorker() int32 {
-	if x != nil {
-		return x.Worker
-	}
-	return 0
-}
-
-func (x *Event) GetNow() int64 {
-	if x != nil {
-		return x.Now
-	}
-	return 0
-}
-
-func (x *Event) GetUsed() int64 {
-	if x != nil {
-		return x.Used
-	}
-	return 0
-}
-
-func (x *Event) GetReason() uint32 {
-	if x != nil {
-		return x.Reason
-	}
-	return 0
-}
-
-func (x *Event) GetConfigure() *Configure {
-	if x != nil {
-		return x.Configure
-	}
-	return nil
-}
-
-type Batch struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Events        []*Event               `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *Batch) Reset() {
-	*x = Batch{}
-	mi := &file_policy_proto_msgTypes[4]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *Batch) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*Batch) ProtoMessage() {}
-
-func (x *Batch) ProtoReflect() protoreflect.Message {
-	mi := &file_policy_proto_msgTypes[4]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use Batch.ProtoReflect.Descriptor instead.
-func (*Batch) Descriptor() ([]byte, []int) {
-	return file_policy_proto_rawDescGZIP(), []int{4}
-}
-
-func (x *Batch) GetEvents() []*Event {
-	if x != nil {
-		return x.Events
-	}
-	return nil
-}
-
-type Configure struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Workers       int32                  `protobuf:"varint,1,opt,name=workers,proto3" json:"workers,omitempty"`
-	Tenants       []*TenantConfig        `protobuf:"bytes,2,rep,name=tenants,proto3" json:"tenants,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *Configure) Reset() {
-	*x = Configure{}
-	mi := &file_policy_proto_msgTypes[5]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *Configure) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*Configure) ProtoMessage() {}
-
-func (x *Configure) ProtoReflect() protoreflect.Message {
-	mi := &file_policy_proto_msgTypes[5]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use Configure.ProtoReflect.Descriptor instead.
-func (*Configure) Descriptor() ([]byte, []int) {
-	return file_policy_proto_rawDescGZIP(), []int{5}
-}
-
-func (x *Configure) GetWorkers() int32 {
-	if x != nil {
-		return x.Workers
-	}
-	return 0
-}
-
-func (x *Configure) GetTenants() []*TenantConfig {
-	if x != nil {
-		return x.Tenants
-	}
-	return nil
-}
-
-// TenantConfig is sdk.TenantConfig.
-type TenantConfig struct {
-	state               protoimpl.MessageState `protogen:"open.v1"`
-	Name                string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	ReplenishmentPeriod int64                  `protobuf:"varint,2,opt,name=replenishment_period,json=replenishmentPeriod,proto3" json:"replenishment_period,omitempty"`
-	MaxBudget           int64                  `protobuf:"varint,3,opt,name=max_budget,json=maxBudget,proto3" json:"max_budget,omitempty"`
-	Reservation         float64                `protobuf:"fixed64,4,opt,name=reservation,proto3" json:"reservation,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
-}
-
-func (x *TenantConfig) Reset() {
-	*x = TenantConfig{}
-	mi := &file_policy_proto_msgTypes[6]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *TenantConfig) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*TenantConfig) ProtoMessage() {}
-
-func (x *TenantConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_policy_proto_msgTypes[6]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use TenantConfig.ProtoReflect.Descriptor instead.
-func (*TenantConfig) Descriptor() ([]byte, []int) {
-	return file_policy_proto_rawDescGZIP(), []int{6}
-}
-
-func (x *TenantConfig) GetName() string {
-	if x != nil {
-		return x.Name
-	}
-	return ""
-}
-
-func (x *TenantConfig) GetReplenishmentPeriod() int64 {
-	if x != nil {
-		return x.ReplenishmentPeriod
-	}
-	return 0
-}
-
-func (x *TenantConfig) GetMaxBudget() int64 {
-	if x != nil {
-		return x.MaxBudget
-	}
-	return 0
-}
-
-func (x *TenantConfig) GetReservation() float64 {
-	if x != nil {
-		return x.Reservation
-	}
-	return 0
-}
-
-// Gauge is sdk.Gauge.
-type Gauge struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Tenant        string                 `protobuf:"bytes,2,opt,name=tenant,proto3" json:"tenant,omitempty"`
-	Value         float64                `protobuf:"fixed64,3,opt,name=value,proto3" json:"value,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *Gauge) Reset() {
-	*x = Gauge{}
-	mi := &file_policy_proto_msgTypes[7]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *Gauge) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*Gauge) ProtoMessage() {}
-
-func (x *Gauge) ProtoReflect() protoreflect.Message {
-	mi := &file_policy_proto_msgTypes[7]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use Gauge.ProtoReflect.Descriptor instead.
-func (*Gauge) Descriptor() ([]byte, []int) {
-	return file_policy_proto_rawDescGZIP(), []int{7}
-}
-
-func (x *Gauge) GetName() string {
-	if x != nil {
-		return x.Name
-	}
-	return ""
-}
-
-func (x *Gauge) GetTenant() string {
-	if x != nil {
-		return x.Tenant
-	}
-	return ""
-}
-
-func (x *Gauge) GetValue() float64 {
-	if x != nil {
-		return x.Value
-	}
-	return 0
-}
-
-type Reply struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Seq           uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
-	Ok            bool                   `protobuf:"varint,2,opt,name=ok,proto3" json:"ok,omitempty"`          // GetNext, OnInterrupt, WouldPreempt, Admit
-	Id            uint64                 `protobuf:"varint,3,opt,name=id,proto3" json:"id,omitempty"`          // GetNext
-	Class         uint32                 `protobuf:"varint,4,opt,name=class,proto3" json:"class,omitempty"`    // Admit
-	Ids           []uint64               `protobuf:"varint,5,rep,packed,name=ids,proto3" json:"ids,omitempty"` // Shed
-	Gauges        []*Gauge               `protobuf:"bytes,6,rep,name=gauges,proto3" json:"gauges,omitempty"`   // Report
-	Error         string                 `protobuf:"bytes,7,opt,name=error,proto3" json:"error,omitempty"`     // Configure: the error the policy returned
-	Fault         string                 `protobuf:"bytes,8,opt,name=fault,proto3" json:"fault,omitempty"`     // the plugin failed (panic, bad event): stop using it
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *Reply) Reset() {
-	*x = Reply{}
-	mi := &file_policy_proto_msgTypes[8]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *Reply) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*Reply) ProtoMessage() {}
-
-func (x *Reply) ProtoReflect() protoreflect.Message {
-	mi := &file_policy_proto_msgTypes[8]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use Reply.ProtoReflect.Descriptor instead.
-func (*Reply) Descriptor() ([]byte, []int) {
-	return file_policy_proto_rawDescGZIP(), []int{8}
-}
-
-func (x *Reply) GetSeq() uint64 {
-	if x != nil {
-		return x.Seq
-	}
-	return 0
-}
-
-func (x *Reply) GetOk() bool {
-	if x != nil {
-		return x.Ok
-	}
-	return false
-}
-
-func (x *Reply) GetId() uint64 {
-	if x != nil {
-		return x.Id
-	}
-	return 0
-}
-
-func (x *Reply) GetClass() uint32 {
-	if x != nil {
-		return x.Class
-	}
-	return 0
-}
-
-func (x *Reply) GetIds() []uint64 {
-	if x != nil {
-		return x.Ids
-	}
-	return nil
-}
-
-func (x *Reply) GetGauges() []*Gauge {
-	if x != nil {
-		return x.Gauges
-	}
-	return nil
-}
-
-func (x *Reply) GetError() string {
-	if x != nil {
-		return x.Error
-	}
-	return ""
-}
-
-func (x *Reply) GetFault() string {
-	if x != nil {
-		return x.Fault
-	}
-	return ""
 }
 
 var File_policy_proto protoreflect.FileDescriptor
 
 const file_policy_proto_rawDesc = "" +
 	"\n" +
-	"\fpolicy.proto\x12\x12gosledge.policy.v1\"9\n" +
+	"\fpolicy.proto\x12\x12gosledge.policy.v2\"R\n" +
 	"\fHelloRequest\x12)\n" +
-	"\x10protocol_version\x18\x01 \x01(\rR\x0fprotocolVersion\"\x8f\x01\n" +
+	"\x10protocol_version\x18\x01 \x01(\rR\x0fprotocolVersion\x12\x17\n" +
+	"\alink_fd\x18\x02 \x01(\rR\x06linkFd\"\x8f\x01\n" +
 	"\n" +
 	"HelloReply\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12B\n" +
-	"\fcapabilities\x18\x02 \x03(\x0e2\x1e.gosledge.policy.v1.CapabilityR\fcapabilities\x12)\n" +
-	"\x10protocol_version\x18\x03 \x01(\rR\x0fprotocolVersion\"\xbe\x01\n" +
-	"\x04Task\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x16\n" +
-	"\x06tenant\x18\x02 \x01(\tR\x06tenant\x12\x14\n" +
-	"\x05route\x18\x03 \x01(\tR\x05route\x12\x18\n" +
-	"\aarrival\x18\x04 \x01(\x03R\aarrival\x12\x1a\n" +
-	"\bdeadline\x18\x05 \x01(\x03R\bdeadline\x12\x1a\n" +
-	"\bexpected\x18\x06 \x01(\x03R\bexpected\x12\x10\n" +
-	"\x03ran\x18\a \x01(\x03R\x03ran\x12\x14\n" +
-	"\x05class\x18\b \x01(\rR\x05class\"\xc2\x02\n" +
-	"\x05Event\x12&\n" +
-	"\x02op\x18\x01 \x01(\x0e2\x16.gosledge.policy.v1.OpR\x02op\x12\x10\n" +
-	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12,\n" +
-	"\x04task\x18\x03 \x01(\v2\x18.gosledge.policy.v1.TaskR\x04task\x12.\n" +
-	"\x05other\x18\x04 \x01(\v2\x18.gosledge.policy.v1.TaskR\x05other\x12\x0e\n" +
-	"\x02id\x18\x05 \x01(\x04R\x02id\x12\x16\n" +
-	"\x06worker\x18\x06 \x01(\x05R\x06worker\x12\x10\n" +
-	"\x03now\x18\a \x01(\x03R\x03now\x12\x12\n" +
-	"\x04used\x18\b \x01(\x03R\x04used\x12\x16\n" +
-	"\x06reason\x18\t \x01(\rR\x06reason\x12;\n" +
-	"\tconfigure\x18\n" +
-	" \x01(\v2\x1d.gosledge.policy.v1.ConfigureR\tconfigure\":\n" +
-	"\x05Batch\x121\n" +
-	"\x06events\x18\x01 \x03(\v2\x19.gosledge.policy.v1.EventR\x06events\"a\n" +
-	"\tConfigure\x12\x18\n" +
-	"\aworkers\x18\x01 \x01(\x05R\aworkers\x12:\n" +
-	"\atenants\x18\x02 \x03(\v2 .gosledge.policy.v1.TenantConfigR\atenants\"\x96\x01\n" +
-	"\fTenantConfig\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
-	"\x14replenishment_period\x18\x02 \x01(\x03R\x13replenishmentPeriod\x12\x1d\n" +
-	"\n" +
-	"max_budget\x18\x03 \x01(\x03R\tmaxBudget\x12 \n" +
-	"\vreservation\x18\x04 \x01(\x01R\vreservation\"I\n" +
-	"\x05Gauge\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
-	"\x06tenant\x18\x02 \x01(\tR\x06tenant\x12\x14\n" +
-	"\x05value\x18\x03 \x01(\x01R\x05value\"\xc0\x01\n" +
-	"\x05Reply\x12\x10\n" +
-	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x0e\n" +
-	"\x02ok\x18\x02 \x01(\bR\x02ok\x12\x0e\n" +
-	"\x02id\x18\x03 \x01(\x04R\x02id\x12\x14\n" +
-	"\x05class\x18\x04 \x01(\rR\x05class\x12\x10\n" +
-	"\x03ids\x18\x05 \x03(\x04R\x03ids\x121\n" +
-	"\x06gauges\x18\x06 \x03(\v2\x19.gosledge.policy.v1.GaugeR\x06gauges\x12\x14\n" +
-	"\x05error\x18\a \x01(\tR\x05error\x12\x14\n" +
-	"\x05fault\x18\b \x01(\tR\x05fault*\xa5\x01\n" +
+	"\fcapabilities\x18\x02 \x03(\x0e2\x1e.gosledge.policy.v2.CapabilityR\fcapabilities\x12)\n" +
+	"\x10protocol_version\x18\x03 \x01(\rR\x0fprotocolVersion\"\x1b\n" +
+	"\x05Frame\x12\x12\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data*\xa5\x01\n" +
 	"\n" +
 	"Capability\x12\x1a\n" +
 	"\x16CAPABILITY_UNSPECIFIED\x10\x00\x12\x16\n" +
@@ -885,25 +274,10 @@ const file_policy_proto_rawDesc = "" +
 	"\x15CAPABILITY_CONFIGURER\x10\x02\x12\x17\n" +
 	"\x13CAPABILITY_ADMITTER\x10\x03\x12\x16\n" +
 	"\x12CAPABILITY_SHEDDER\x10\x04\x12\x17\n" +
-	"\x13CAPABILITY_REPORTER\x10\x05*\xbf\x01\n" +
-	"\x02Op\x12\x12\n" +
-	"\x0eOP_UNSPECIFIED\x10\x00\x12\x0e\n" +
-	"\n" +
-	"OP_ENQUEUE\x10\x01\x12\x0e\n" +
-	"\n" +
-	"OP_DEQUEUE\x10\x02\x12\r\n" +
-	"\tOP_CHARGE\x10\x03\x12\x0f\n" +
-	"\vOP_GET_NEXT\x10\n" +
-	"\x12\x13\n" +
-	"\x0fOP_ON_INTERRUPT\x10\v\x12\x14\n" +
-	"\x10OP_WOULD_PREEMPT\x10\f\x12\f\n" +
-	"\bOP_ADMIT\x10\r\x12\v\n" +
-	"\aOP_SHED\x10\x0e\x12\r\n" +
-	"\tOP_REPORT\x10\x0f\x12\x10\n" +
-	"\fOP_CONFIGURE\x10\x102\x98\x01\n" +
+	"\x13CAPABILITY_REPORTER\x10\x052\x98\x01\n" +
 	"\x06Policy\x12I\n" +
-	"\x05Hello\x12 .gosledge.policy.v1.HelloRequest\x1a\x1e.gosledge.policy.v1.HelloReply\x12C\n" +
-	"\aSession\x12\x19.gosledge.policy.v1.Batch\x1a\x19.gosledge.policy.v1.Reply(\x010\x01B5Z3github.com/gosledge/gosledge/sdk/plugin/proto;protob\x06proto3"
+	"\x05Hello\x12 .gosledge.policy.v2.HelloRequest\x1a\x1e.gosledge.policy.v2.HelloReply\x12C\n" +
+	"\aSession\x12\x19.gosledge.policy.v2.Frame\x1a\x19.gosledge.policy.v2.Frame(\x010\x01B5Z3github.com/gosledge/gosledge/sdk/plugin/proto;protob\x06proto3"
 
 var (
 	file_policy_proto_rawDescOnce sync.Once
@@ -917,39 +291,25 @@ func file_policy_proto_rawDescGZIP() []byte {
 	return file_policy_proto_rawDescData
 }
 
-var file_policy_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_policy_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_policy_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_policy_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_policy_proto_goTypes = []any{
-	(Capability)(0),      // 0: gosledge.policy.v1.Capability
-	(Op)(0),              // 1: gosledge.policy.v1.Op
-	(*HelloRequest)(nil), // 2: gosledge.policy.v1.HelloRequest
-	(*HelloReply)(nil),   // 3: gosledge.policy.v1.HelloReply
-	(*Task)(nil),         // 4: gosledge.policy.v1.Task
-	(*Event)(nil),        // 5: gosledge.policy.v1.Event
-	(*Batch)(nil),        // 6: gosledge.policy.v1.Batch
-	(*Configure)(nil),    // 7: gosledge.policy.v1.Configure
-	(*TenantConfig)(nil), // 8: gosledge.policy.v1.TenantConfig
-	(*Gauge)(nil),        // 9: gosledge.policy.v1.Gauge
-	(*Reply)(nil),        // 10: gosledge.policy.v1.Reply
+	(Capability)(0),      // 0: gosledge.policy.v2.Capability
+	(*HelloRequest)(nil), // 1: gosledge.policy.v2.HelloRequest
+	(*HelloReply)(nil),   // 2: gosledge.policy.v2.HelloReply
+	(*Frame)(nil),        // 3: gosledge.policy.v2.Frame
 }
 var file_policy_proto_depIdxs = []int32{
-	0,  // 0: gosledge.policy.v1.HelloReply.capabilities:type_name -> gosledge.policy.v1.Capability
-	1,  // 1: gosledge.policy.v1.Event.op:type_name -> gosledge.policy.v1.Op
-	4,  // 2: gosledge.policy.v1.Event.task:type_name -> gosledge.policy.v1.Task
-	4,  // 3: gosledge.policy.v1.Event.other:type_name -> gosledge.policy.v1.Task
-	7,  // 4: gosledge.policy.v1.Event.configure:type_name -> gosledge.policy.v1.Configure
-	5,  // 5: gosledge.policy.v1.Batch.events:type_name -> gosledge.policy.v1.Event
-	8,  // 6: gosledge.policy.v1.Configure.tenants:type_name -> gosledge.policy.v1.TenantConfig
-	9,  // 7: gosledge.policy.v1.Reply.gauges:type_name -> gosledge.policy.v1.Gauge
-	2,  // 8: gosledge.policy.v1.Policy.Hello:input_type -> gosledge.policy.v1.HelloRequest
-	6,  // 9: gosledge.policy.v1.Policy.Session:input_type -> gosledge.policy.v1.Batch
-	3,  // 10: gosledge.policy.v1.Policy.Hello:output_type -> gosledge.policy.v1.HelloReply
-	10, // 11: gosledge.policy.v1.Policy.Session:output_type -> gosledge.policy.v1.Reply
-	10, // [10:12] is the sub-list for method output_type
-	8,  // [8:10] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	0, // 0: gosledge.policy.v2.HelloReply.capabilities:type_name -> gosledge.policy.v2.Capability
+	1, // 1: gosledge.policy.v2.Policy.Hello:input_type -> gosledge.policy.v2.HelloRequest
+	3, // 2: gosledge.policy.v2.Policy.Session:input_type -> gosledge.policy.v2.Frame
+	2, // 3: gosledge.policy.v2.Policy.Hello:output_type -> gosledge.policy.v2.HelloReply
+	3, // 4: gosledge.policy.v2.Policy.Session:output_type -> gosledge.policy.v2.Frame
+	3, // [3:5] is the sub-list for method output_type
+	1, // [1:3] is the sub-list for method input_type
+	1, // [1:1] is the sub-list for extension type_name
+	1, // [1:1] is the sub-list for extension extendee
+	0, // [0:1] is the sub-list for field type_name
 }
 
 func init() { file_policy_proto_init() }
@@ -962,8 +322,8 @@ func file_policy_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_policy_proto_rawDesc), len(file_policy_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   9,
+			NumEnums:      1,
+			NumMessages:   3,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

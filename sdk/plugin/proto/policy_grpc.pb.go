@@ -1,16 +1,13 @@
-// The gosledge policy plugin protocol, version 1 (sdk/plugin.ProtocolVersion).
+// The gosledge policy plugin protocol, version 2 (sdk/plugin.ProtocolVersion).
 //
-// The host (gosledge) starts the plugin with hashicorp/go-plugin, calls
-// Hello once, then opens one Session stream for the life of the process.
-// On that stream the host sends Batches: zero or more notifications
-// (ENQUEUE, DEQUEUE, CHARGE) that need no answer, optionally ended by one
-// call (every other op) that does. The plugin applies the events in order
-// and answers the call, and only the call, with one Reply carrying the
-// call's seq. The host never has more than one call outstanding, so replies
-// come back in order. A Reply with a non-empty fault (a panic, a malformed
-// event) may come at any time; the host then stops using the plugin.
-//
-// Times are nanoseconds on the host's server clock (time.Duration).
+// The host (gosledge) starts the plugin with hashicorp/go-plugin and calls
+// Hello once over gRPC. Every policy call then travels as a binary frame
+// (sdk/plugin/wire.go) on one of two links, as Hello chose:
+//   - link_fd != 0: the Unix socket the host passed to the process as that
+//     file descriptor (the default on Unix; no gRPC per call);
+//   - link_fd == 0: the Session stream below, one Frame per frame (the
+//     fallback where no descriptor can be passed, e.g. Windows).
+// The frames and their rules are the same on both.
 //
 // Regenerate the Go code with `make proto`.
 
@@ -35,18 +32,19 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Policy_Hello_FullMethodName   = "/gosledge.policy.v1.Policy/Hello"
-	Policy_Session_FullMethodName = "/gosledge.policy.v1.Policy/Session"
+	Policy_Hello_FullMethodName   = "/gosledge.policy.v2.Policy/Hello"
+	Policy_Session_FullMethodName = "/gosledge.policy.v2.Policy/Session"
 )
 
 // PolicyClient is the client API for Policy service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 type PolicyClient interface {
-	// Hello reports the policy's name and optional capabilities.
+	// Hello reports the policy's name and optional capabilities, and starts
+	// serving the link.
 	Hello(ctx context.Context, in *HelloRequest, opts ...grpc.CallOption) (*HelloReply, error)
-	// Session carries every policy call; see above. One at a time.
-	Session(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[Batch, Reply], error)
+	// Session carries the frames when Hello's link_fd is 0.
+	Session(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[Frame, Frame], error)
 }
 
 type policyClient struct {
@@ -67,27 +65,28 @@ func (c *policyClient) Hello(ctx context.Context, in *HelloRequest, opts ...grpc
 	return out, nil
 }
 
-func (c *policyClient) Session(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[Batch, Reply], error) {
+func (c *policyClient) Session(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[Frame, Frame], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &Policy_ServiceDesc.Streams[0], Policy_Session_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
-	x := &grpc.GenericClientStream[Batch, Reply]{ClientStream: stream}
+	x := &grpc.GenericClientStream[Frame, Frame]{ClientStream: stream}
 	return x, nil
 }
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type Policy_SessionClient = grpc.BidiStreamingClient[Batch, Reply]
+type Policy_SessionClient = grpc.BidiStreamingClient[Frame, Frame]
 
 // PolicyServer is the server API for Policy service.
 // All implementations must embed UnimplementedPolicyServer
 // for forward compatibility.
 type PolicyServer interface {
-	// Hello reports the policy's name and optional capabilities.
+	// Hello reports the policy's name and optional capabilities, and starts
+	// serving the link.
 	Hello(context.Context, *HelloRequest) (*HelloReply, error)
-	// Session carries every policy call; see above. One at a time.
-	Session(grpc.BidiStreamingServer[Batch, Reply]) error
+	// Session carries the frames when Hello's link_fd is 0.
+	Session(grpc.BidiStreamingServer[Frame, Frame]) error
 	mustEmbedUnimplementedPolicyServer()
 }
 
@@ -101,7 +100,7 @@ type UnimplementedPolicyServer struct{}
 func (UnimplementedPolicyServer) Hello(context.Context, *HelloRequest) (*HelloReply, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Hello not implemented")
 }
-func (UnimplementedPolicyServer) Session(grpc.BidiStreamingServer[Batch, Reply]) error {
+func (UnimplementedPolicyServer) Session(grpc.BidiStreamingServer[Frame, Frame]) error {
 	return status.Errorf(codes.Unimplemented, "method Session not implemented")
 }
 func (UnimplementedPolicyServer) mustEmbedUnimplementedPolicyServer() {}
@@ -144,17 +143,17 @@ func _Policy_Hello_Handler(srv interface{}, ctx context.Context, dec func(interf
 }
 
 func _Policy_Session_Handler(srv interface{}, stream grpc.ServerStream) error {
-	return srv.(PolicyServer).Session(&grpc.GenericServerStream[Batch, Reply]{ServerStream: stream})
+	return srv.(PolicyServer).Session(&grpc.GenericServerStream[Frame, Frame]{ServerStream: stream})
 }
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type Policy_SessionServer = grpc.BidiStreamingServer[Batch, Reply]
+type Policy_SessionServer = grpc.BidiStreamingServer[Frame, Frame]
 
 // Policy_ServiceDesc is the grpc.ServiceDesc for Policy service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
 var Policy_ServiceDesc = grpc.ServiceDesc{
-	ServiceName: "gosledge.policy.v1.Policy",
+	ServiceName: "gosledge.policy.v2.Policy",
 	HandlerType: (*PolicyServer)(nil),
 	Methods: []grpc.MethodDesc{
 		{

@@ -11,6 +11,7 @@
 //	panic-enqueue  Enqueue panics
 //	exit           GetNext exits the process
 //	log            Enqueue logs through slog and prints to stdout and stderr
+//	v1             a plugin built for protocol version 1 (handshake only)
 //
 // It lives under internal/ and is only built by the tests' TestMain.
 package main

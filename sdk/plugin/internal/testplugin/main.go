@@ -1,12 +1,17 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"slices"
 	"time"
+
+	goplugin "github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
 
 	"github.com/gosledge/gosledge/plugins/edf"
 	"github.com/gosledge/gosledge/sdk"
@@ -29,6 +34,12 @@ func main() {
 		p = &allFIFO{fifo: f}
 	case "fifo", "hang", "unknown", "panic", "panic-enqueue", "exit", "log":
 		p = f
+	case "v1":
+		serveV1()
+		return
+	case "pingpong":
+		pingPong()
+		return
 	default:
 		fmt.Fprintf(os.Stderr, "testplugin: unknown mode %q\n", mode)
 		os.Exit(2)
@@ -149,4 +160,46 @@ func (a *allFIFO) Report(time.Duration) []sdk.Gauge {
 		gs = append(gs, sdk.Gauge{Name: "charged_seconds", Tenant: n, Value: a.charged[n].Seconds()})
 	}
 	return gs
+}
+
+// serveV1 completes go-plugin's handshake as a plugin built for protocol
+// version 1 would, which is all the host sees before refusing it.
+func serveV1() {
+	goplugin.Serve(&goplugin.ServeConfig{
+		HandshakeConfig: goplugin.HandshakeConfig{
+			ProtocolVersion:  1,
+			MagicCookieKey:   plugin.MagicCookieKey,
+			MagicCookieValue: plugin.MagicCookieValue,
+		},
+		VersionedPlugins: map[int]goplugin.PluginSet{1: {"policy": v1Plugin{}}},
+		GRPCServer:       goplugin.DefaultGRPCServer,
+	})
+}
+
+type v1Plugin struct {
+	goplugin.NetRPCUnsupportedPlugin
+}
+
+func (v1Plugin) GRPCServer(*goplugin.GRPCBroker, *grpc.Server) error { return nil }
+
+func (v1Plugin) GRPCClient(context.Context, *goplugin.GRPCBroker, *grpc.ClientConn) (any, error) {
+	return nil, errors.New("host side only")
+}
+
+// pingPong answers every read on descriptor 3 with a 16-byte frame, with
+// plain blocking system calls (os.File on a blocking descriptor): the
+// floor of a round trip between two processes, for BenchmarkDecision.
+func pingPong() {
+	runtime.GOMAXPROCS(1) // as Serve does
+	f := os.NewFile(3, "link")
+	in, out := make([]byte, 64<<10), make([]byte, 16)
+	out[0] = 12 // the length prefix: the bytes after it
+	for {
+		if _, err := f.Read(in); err != nil {
+			os.Exit(0)
+		}
+		if _, err := f.Write(out); err != nil {
+			os.Exit(0)
+		}
+	}
 }

@@ -25,10 +25,10 @@ func TestMain(m *testing.M) { os.Exit(run(m)) }
 func run(m *testing.M) int {
 	flag.Parse()
 	if raceEnabled && !testing.Short() {
-		// Under the race detector every gRPC call on the host side is
-		// several times slower; the suite's -short length (a third of its
-		// random events, some 30,000 round trips) still crosses every
-		// kind of call many times. Without -race the full suite runs.
+		// Under the race detector every round trip is several times
+		// slower; the suite's -short length (a third of its random
+		// events, some 30,000 round trips) still crosses every kind of
+		// call many times. Without -race the full suite runs.
 		flag.Set("test.short", "true")
 	}
 	dir, err := os.MkdirTemp("", "llf-plugin-test")
