@@ -47,8 +47,18 @@ bench-go:
 bench-policies: build
 	./$(SLEDGE) bench --workload examples/workloads/bimodal.toml --policies fifo,fifo:nopreempt,edf,sjf --duration 4s
 
+# Every fuzz target for FUZZTIME each (seeds are committed under each
+# package's testdata/fuzz); minimisation is capped so a target's time is
+# spent fuzzing.
+FUZZTIME ?= 60s
+FUZZ_TARGETS := core/instrument:FuzzInstrument core/instrument:FuzzInstrumentBody \
+	core/config:FuzzParse core/config:FuzzLocator
+
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzInstrument$$' -fuzztime 60s ./core/instrument
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; fn=$${t##*:}; echo "== $$fn ($$pkg, $(FUZZTIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./$$pkg; \
+	done
 
 # Regenerates sdk/plugin/proto from policy.proto. Needs protoc
 # (apt-get install -y protobuf-compiler); the Go generators are pinned and
