@@ -52,7 +52,7 @@ bench-policies: build
 # spent fuzzing.
 FUZZTIME ?= 60s
 FUZZ_TARGETS := core/instrument:FuzzInstrument core/instrument:FuzzInstrumentBody \
-	core/config:FuzzParse core/config:FuzzLocator
+	core/config:FuzzParse core/config:FuzzLocator core:FuzzHTTP
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
