@@ -32,7 +32,7 @@ var (
 )
 
 // wasmPolicies builds the llf example and the faulty test policy as Wasm
-// modules, once per test binary (a few seconds each, less from Go's build
+// modules (and lifo, for the decision benchmark), once per test binary (a few seconds each, less from Go's build
 // cache): the tests run the source as it is, not the committed llf.wasm.
 func wasmPolicies(t testing.TB) (llfWasm, faulty string) {
 	t.Helper()
@@ -41,6 +41,7 @@ func wasmPolicies(t testing.TB) (llfWasm, faulty string) {
 		for _, b := range []struct{ out, pkg string }{
 			{"llf.wasm", "../examples/policies/llf/cmd/llf-wasm"},
 			{"faulty.wasm", "./testdata/faultypolicy"},
+			{"lifo.wasm", "./testdata/lifopolicy"},
 		} {
 			cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", filepath.Join(wasmDir, b.out), b.pkg)
 			cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
@@ -287,29 +288,23 @@ func TestWasmPolicyCommitted(t *testing.T) {
 // BenchmarkWasmDecision times a decision (an Enqueue, then GetNext) on a
 // queue of 100 tasks, p50 and p99, for the built-in edf, the llf example
 // in process, the same llf as a Wasm module, and as a go-plugin process
-// (policytest.Benchmark's latency/100; its ops/100 adds a Dequeue).
+// (policytest.Benchmark's latency/100; its ops/100 adds a Dequeue); and
+// for lifo as a Wasm module, a policy without map or allocation: the
+// floor of a Go policy module.
 func BenchmarkWasmDecision(b *testing.B) {
 	llfWasm, _ := wasmPolicies(b)
 	llfBin, _ := pluginBinaries(b)
 	m := compileWasm(b, llfWasm, WasmOptions{Timeout: time.Second})
+	lifo := compileWasm(b, filepath.Join(filepath.Dir(llfWasm), "lifo.wasm"), WasmOptions{Timeout: time.Second})
 	for _, tc := range []struct {
 		name string
 		new  func(b *testing.B) sdk.Policy
 	}{
 		{"edf-builtin", func(*testing.B) sdk.Policy { return edf.New() }},
 		{"llf-inprocess", func(*testing.B) sdk.Policy { return llf.New() }},
-		{"llf-wasm", func(b *testing.B) sdk.Policy {
-			p, err := m.Instantiate(context.Background())
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() {
-				if err := p.Err(); err != nil {
-					b.Error(err)
-				}
-				p.Kill()
-			})
-			return p.Policy()
+		{"llf-wasm", func(b *testing.B) sdk.Policy { return instantiate(b, m) }},
+		{"lifo-wasm", func(b *testing.B) sdk.Policy {
+			return instantiate(b, lifo)
 		}},
 		{"llf-plugin", func(b *testing.B) sdk.Policy {
 			c, err := plugin.Launch(context.Background(), "llf", llfBin, plugin.LaunchOptions{CallTimeout: time.Second, Logger: quietLog()})
@@ -326,6 +321,22 @@ func BenchmarkWasmDecision(b *testing.B) {
 			}, 100)
 		})
 	}
+}
+
+// instantiate starts an instance of m for b and checks at b's end that
+// it never failed.
+func instantiate(b *testing.B, m *WasmModule) sdk.Policy {
+	p, err := m.Instantiate(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		if err := p.Err(); err != nil {
+			b.Error(err)
+		}
+		p.Kill()
+	})
+	return p.Policy()
 }
 
 // decisionQueue fills p with n tasks of random deadlines and returns it

@@ -2,7 +2,8 @@
 // least-laxity-first. It is built into its own plugin binary
 // (cmd/llf-policy, which only calls plugin.Serve(llf.New())) and loaded by
 // gosledge from a [[plugin]] table of the config; see README.md for the
-// walk-through. The package itself is an ordinary sdk.Policy, so its tests
+// walk-through. The same package also builds as a WebAssembly policy
+// module (cmd/llf-wasm, committed as llf.wasm), run in process. The package itself is an ordinary sdk.Policy, so its tests
 // run it both in-process and over the plugin connection.
 //
 // Algorithm: a task's laxity at time now is Deadline − now − Remaining,
