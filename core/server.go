@@ -213,9 +213,10 @@ func (s *Server) start(ctx context.Context) error {
 		t.ln = ln
 		t.http = &http.Server{
 			Handler:           t,
-			ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout:       2 * time.Minute,
-			MaxHeaderBytes:    64 << 10,
+			ReadHeaderTimeout: s.cfg.Runtime.ReadHeaderTimeout,
+			ReadTimeout:       s.cfg.Runtime.ReadTimeout,
+			IdleTimeout:       s.cfg.Runtime.IdleTimeout,
+			MaxHeaderBytes:    int(s.cfg.Runtime.MaxHeaderBytes),
 			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		}
 	}

@@ -54,6 +54,16 @@ type Runtime struct {
 	// DrainTimeout is how long a stopping server lets requests in flight
 	// finish before it kills them.
 	DrainTimeout time.Duration `toml:"drain_timeout" default:"10s"`
+	// The limits every tenant listener puts on a client (net/http's):
+	// ReadHeaderTimeout to send a request's headers (slowloris),
+	// ReadTimeout to send the whole request with its body (a body a byte
+	// a second), IdleTimeout for a keep-alive connection between
+	// requests, MaxHeaderBytes for the request line and headers (past it:
+	// 431).
+	ReadHeaderTimeout time.Duration `toml:"read_header_timeout" default:"10s"`
+	ReadTimeout       time.Duration `toml:"read_timeout" default:"1m"`
+	IdleTimeout       time.Duration `toml:"idle_timeout" default:"2m"`
+	MaxHeaderBytes    int64         `toml:"max_header_bytes,size" default:"64KiB"`
 	// Metrics is the host:port of the Prometheus /metrics, /healthz and
 	// /readyz listener; "" turns it off.
 	Metrics string `toml:"metrics"`
