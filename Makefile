@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin
 SLEDGE  := $(BIN)/sledge
 
-.PHONY: all build run test race vet fmt wasm policies-wasm bench bench-go bench-policies fuzz proto clean
+.PHONY: all build run test race vet fmt wasm policies-wasm bench bench-go bench-policies fuzz proto clean sim-check
 
 all: build
 
@@ -78,3 +78,16 @@ proto:
 
 clean:
 	rm -rf $(BIN)
+
+# Validation of the simulator, a report and not a test: the bundled bimodal
+# and noisy-neighbour workloads on this machine (sledge bench, writing perf
+# logs), then simulated (sledge sim) with service times sampled from those
+# perf logs, and the two side by side (README "Simulating policies").
+SIM_CHECK_POLICIES ?= fifo,fifo:nopreempt,edf
+sim-check: build
+	@for w in bimodal noisy-neighbour; do \
+	  d=results/sim-check/$$w; rm -rf $$d; \
+	  ./$(SLEDGE) bench --workload examples/workloads/$$w.toml --policies $(SIM_CHECK_POLICIES) --duration 4s --perflog $$d/perf --out $$d/bench --log-level warn >/dev/null || exit 1; \
+	  ./$(SLEDGE) sim --workload examples/workloads/$$w.toml --policies $(SIM_CHECK_POLICIES) --duration 4s --service-from $$(ls $$d/perf/*.csv | head -1) --out $$d/sim --log-level warn >/dev/null || exit 1; \
+	  ./$(SLEDGE) compare $$d/bench/results.json $$d/sim/results.json; echo; \
+	done

@@ -35,6 +35,14 @@
 //     median and min–max of P50, P99 and the miss ratio over the repeats;
 //     charts pool the repeats.
 //
+// The simulator (sim.go, `sledge sim`) runs the same workloads in virtual
+// time through core/dispatch, the server's own scheduling protocol, and
+// the same policy code, with service times from each route's model
+// (service.go) and the runtime's costs (Costs), and writes the same
+// Report; Compare lays a bench and a sim report side by side. Arrivals
+// come from one generator (gaps, picker) or a trace (trace.go) for both,
+// so one seed gives bench and sim the same arrival times and routes.
+//
 // What must not live here: runtime or policy logic (that is core and
 // plugins), config parsing (core/config), flag parsing (cmd/sledge). This
 // package only uses core's public API, as an operator's load generator

@@ -28,7 +28,10 @@ type Report struct {
 	Workers  int       // runtime.workers of every run
 	Repeats  int       // runs of each policy at each rate (Options.Repeat)
 	Started  time.Time // when Run began
-	Runs     []RunReport
+	// Simulated: the figures come from `sledge sim` (Simulate), in
+	// virtual time, not from a real server.
+	Simulated bool
+	Runs      []RunReport
 }
 
 // RunReport is one policy at one offered rate.
@@ -109,6 +112,9 @@ func (r *Report) sweep() bool {
 func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "%s: %s arrivals, %s measured after %s warm-up, seed %d, %d workers, serve config %s",
 		r.Workload, r.Process, r.Duration, r.Warmup, r.Seed, r.Workers, r.Config)
+	if r.Simulated {
+		fmt.Fprint(w, ", simulated")
+	}
 	if r.Repeats > 1 {
 		fmt.Fprintf(w, ", %d repeats interleaved", r.Repeats)
 	}
@@ -182,7 +188,7 @@ func (r *Report) writeNotes(w io.Writer) {
 			fmt.Fprintln(w, "    FAILED: --strict does not accept a run that fell back")
 		}
 	}
-	if len(r.Runs) == 0 {
+	if len(r.Runs) == 0 || r.Simulated { // a simulated generator is never late
 		return
 	}
 	fmt.Fprintf(w, "\nLoad generator lag (how late requests were sent against their schedule), p50 / p99 / max; warned above a p99 of %s:\n",
@@ -326,6 +332,7 @@ type (
 		Workers    int       `json:"workers"`
 		Repeats    int       `json:"repeats"`
 		Started    time.Time `json:"started"`
+		Simulated  bool      `json:"simulated"`
 		Runs       []jsonRun `json:"runs"`
 		// Summary is there with repeats only.
 		Summary []jsonSummary `json:"summary,omitempty"`
@@ -394,7 +401,7 @@ type (
 
 func (r *Report) writeJSON(w io.Writer) error {
 	jr := jsonReport{Workload: r.Workload, File: r.File, Config: r.Config, Process: r.Process, Seed: r.Seed,
-		DurationMS: ms(r.Duration), WarmupMS: ms(r.Warmup), Workers: r.Workers, Repeats: r.Repeats, Started: r.Started, Runs: []jsonRun{}}
+		DurationMS: ms(r.Duration), WarmupMS: ms(r.Warmup), Workers: r.Workers, Repeats: r.Repeats, Started: r.Started, Simulated: r.Simulated, Runs: []jsonRun{}}
 	for _, run := range r.Runs {
 		l := run.Lag
 		jrun := jsonRun{Policy: run.Policy, Preemption: run.Preemption, Rate: run.Rate, Repeat: run.Repeat, Failed: run.Failed,

@@ -10,6 +10,8 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,6 +43,10 @@ type Options struct {
 	// every policy alike; the report adds each figure's median and range
 	// over the repeats (Report.Summaries). 0 means 1.
 	Repeat int
+	// PerfLogDir, if set, is a directory where every run's server writes
+	// its perf log, POLICY-RATE-REPEAT.csv (for `sledge sim
+	// --service-from`).
+	PerfLogDir string
 	// Strict fails a run whose policy fell back (a plugin failed and
 	// runtime.plugin_fallback ran the rest): Run still runs and reports
 	// everything, then returns an error wrapping ErrFellBack. nil means
@@ -176,6 +182,12 @@ func (r *runner) one(ctx context.Context, p Policy, rate float64, n int) (RunRep
 	cfg.Runtime.Listen = "127.0.0.1"
 	cfg.Runtime.DrainTimeout = serverDrain
 	cfg.Runtime.Metrics, cfg.Runtime.PerfLog = "", "" // one per run would clash
+	if r.opt.PerfLogDir != "" {
+		if err := os.MkdirAll(r.opt.PerfLogDir, 0o755); err != nil {
+			return run, err
+		}
+		cfg.Runtime.PerfLog = filepath.Join(r.opt.PerfLogDir, fmt.Sprintf("%s-%s-%d.csv", slug(p.String()), fmtRate(rate), n))
+	}
 	for i := range cfg.Tenants {
 		cfg.Tenants[i].Port = 0
 	}
@@ -202,11 +214,20 @@ func (r *runner) one(ctx context.Context, p Policy, rate float64, n int) (RunRep
 		weights[i] = rt.Weight
 	}
 	span := w.Warmup + w.Duration
-	sched := newSchedule(w.Process, rate, span, w.Seed)
+	var sched *schedule
+	var mix *mix
+	if w.Process == Trace {
+		sched, mix, err = traceSchedule(w, targets, span)
+		if err != nil {
+			return run, err
+		}
+	} else {
+		sched = newSchedule(w.Process, rate, span, w.Seed)
+		mix = newMix(targets, weights, sched.len(), w.Seed)
+	}
 	if sched.len() == 0 {
 		return run, fmt.Errorf("%g req/s for %s sends no request", rate, span)
 	}
-	mix := newMix(targets, weights, sched.len(), w.Seed)
 
 	tr := &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -328,8 +349,21 @@ type accum struct {
 }
 
 func (a *accum) add(res *vegeta.Result, latency, deadline time.Duration) {
+	first := a.other == 0
+	a.record(int(res.Code), latency, deadline)
+	if first && a.other > 0 {
+		a.firstOther = res.Error
+		if res.Code != 0 {
+			a.firstOther = strconv.Itoa(int(res.Code)) + " " + res.Error
+		}
+	}
+}
+
+// record counts one answer with HTTP status code (0: none), received
+// latency after its intended send time.
+func (a *accum) record(code int, latency, deadline time.Duration) {
 	a.sent++
-	switch c := res.Code; {
+	switch c := code; {
 	case c == http.StatusOK:
 		a.ok++
 		a.latencies = append(a.latencies, latency)
@@ -345,12 +379,6 @@ func (a *accum) add(res *vegeta.Result, latency, deadline time.Duration) {
 		a.serverErr++
 	default:
 		a.other++
-		if a.firstOther == "" {
-			a.firstOther = res.Error
-			if c != 0 {
-				a.firstOther = strconv.Itoa(int(c)) + " " + res.Error
-			}
-		}
 	}
 	a.misses++
 }

@@ -33,28 +33,37 @@ var _ vegeta.Pacer = (*schedule)(nil)
 // newSchedule returns the arrivals of process at rate req/s before span.
 func newSchedule(process string, rate float64, span time.Duration, seed uint64) *schedule {
 	s := &schedule{rate: rate}
-	switch process {
-	case Constant:
-		gap := float64(time.Second) / rate
-		for n := 0; ; n++ {
-			t := time.Duration(float64(n) * gap)
-			if t >= span {
-				break
-			}
-			s.at = append(s.at, t)
-		}
-	default: // Poisson
-		rng := rand.New(rand.NewPCG(seed, streamArrivals))
-		t := 0.0
-		for {
-			t += rng.ExpFloat64() / rate * float64(time.Second)
-			if time.Duration(t) >= span {
-				break
-			}
-			s.at = append(s.at, time.Duration(t))
-		}
+	g := newGaps(process, rate, seed)
+	for t := g.next(); t < span; t = g.next() {
+		s.at = append(s.at, t)
 	}
 	return s
+}
+
+// gaps generates an open-loop arrival process one arrival at a time, so
+// that the simulator need not hold a run's arrivals: bench and sim draw
+// the same times from the same seed.
+type gaps struct {
+	constant bool
+	rate     float64
+	rng      *rand.Rand
+	n        int
+	t        float64 // ns
+}
+
+func newGaps(process string, rate float64, seed uint64) *gaps {
+	return &gaps{constant: process == Constant, rate: rate, rng: rand.New(rand.NewPCG(seed, streamArrivals))}
+}
+
+// next returns the offset of the next arrival.
+func (g *gaps) next() time.Duration {
+	if g.constant {
+		t := time.Duration(float64(g.n) * (float64(time.Second) / g.rate))
+		g.n++
+		return t
+	}
+	g.t += g.rng.ExpFloat64() / g.rate * float64(time.Second)
+	return time.Duration(g.t)
 }
 
 // Pace implements vegeta.Pacer: wait until the next hit is due; stop after
@@ -104,22 +113,38 @@ type mix struct {
 }
 
 func newMix(targets []vegeta.Target, weights []float64, n int, seed uint64) *mix {
+	pick := newPicker(weights, seed)
+	m := &mix{targets: targets, picks: make([]uint16, n)}
+	for i := range m.picks {
+		m.picks[i] = uint16(pick.next())
+	}
+	return m
+}
+
+// picker chooses routes by weight in a sequence fixed by the seed, one at
+// a time (bench's mix and the simulator draw the same sequence).
+type picker struct {
+	weights []float64
+	total   float64
+	rng     *rand.Rand
+}
+
+func newPicker(weights []float64, seed uint64) *picker {
 	total := 0.0
 	for _, w := range weights {
 		total += w
 	}
-	rng := rand.New(rand.NewPCG(seed, streamRoutes))
-	m := &mix{targets: targets, picks: make([]uint16, n)}
-	for i := range m.picks {
-		x := rng.Float64() * total
-		k := 0
-		for k < len(weights)-1 && x >= weights[k] {
-			x -= weights[k]
-			k++
-		}
-		m.picks[i] = uint16(k)
+	return &picker{weights: weights, total: total, rng: rand.New(rand.NewPCG(seed, streamRoutes))}
+}
+
+func (p *picker) next() int {
+	x := p.rng.Float64() * p.total
+	k := 0
+	for k < len(p.weights)-1 && x >= p.weights[k] {
+		x -= p.weights[k]
+		k++
 	}
-	return m
+	return k
 }
 
 // target implements vegeta.Targeter.
@@ -133,4 +158,16 @@ func (m *mix) target(t *vegeta.Target) error {
 	m.mu.Unlock()
 	*t = m.targets[k]
 	return nil
+}
+
+// traceSchedule is the schedule and route sequence of a trace.
+func traceSchedule(w *Workload, targets []vegeta.Target, span time.Duration) (*schedule, *mix, error) {
+	s := &schedule{}
+	m := &mix{targets: targets}
+	_, err := readTrace(w.TraceFile, w.Routes, span, func(a arrival) {
+		s.at = append(s.at, a.at)
+		m.picks = append(m.picks, uint16(a.route))
+	})
+	s.rate = float64(len(s.at)) / span.Seconds()
+	return s, m, err
 }

@@ -57,10 +57,31 @@ type Workload struct {
 	Seed     uint64
 	Workers  int           // overrides the serve config's runtime.workers when > 0
 	Timeout  time.Duration // client-side limit per request; no answer by then counts as "other"
-	Process  string        // Constant or Poisson
+	Process  string        // Constant, Poisson or Trace
 	Rates    []float64     // offered load in req/s, ascending; more than one is a sweep
-	Routes   []Route
+	// TraceFile, with Process Trace, is the trace (see Trace), resolved
+	// against the workload file's directory; Rates then holds its mean
+	// rate over warm-up + duration.
+	TraceFile string
+	Routes    []Route
+	Costs     Costs // the simulator's model of the runtime's own costs
 }
+
+// Costs are what the real runtime spends that a simulated request does
+// not ask for ([sim] in a workload file; defaults measured, see
+// RATIONALE.md "The simulator").
+type Costs struct {
+	// Safepoint is the interval between a running sandbox's yields: a
+	// quantum's end or a raise takes effect at the next one.
+	Safepoint time.Duration
+	// Switch is the worker's time from one sandbox's grant to it running.
+	Switch time.Duration
+	// Start is a sandbox's first start: instantiation and teardown.
+	Start time.Duration
+}
+
+// DefaultCosts are measured on the real runtime (RATIONALE.md).
+var DefaultCosts = Costs{Safepoint: 20 * time.Microsecond, Switch: 10 * time.Microsecond, Start: 18 * time.Microsecond}
 
 // Route is one entry of a workload's mix.
 type Route struct {
@@ -73,6 +94,13 @@ type Route struct {
 	// 200 answered later than this after its intended send time is a
 	// deadline miss.
 	Deadline time.Duration
+	// Service is the simulator's model of one request's CPU time (key
+	// "service"); nil if the workload gives none.
+	Service *Service
+	// Timeout and DropLate are the serve config's timeout and
+	// on_deadline_miss = "drop" of the route.
+	Timeout  time.Duration
+	DropLate bool
 }
 
 // ServeConfig parses a fresh copy of the workload's serve config; callers
@@ -130,7 +158,7 @@ var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
 func (p *parser) workload(m map[string]any) *Workload {
 	top := p.table(m, nil, "")
-	w := &Workload{File: p.file, Duration: DefaultDuration, Warmup: DefaultWarmup, Timeout: DefaultTimeout, Seed: DefaultSeed, Process: Poisson}
+	w := &Workload{File: p.file, Duration: DefaultDuration, Warmup: DefaultWarmup, Timeout: DefaultTimeout, Seed: DefaultSeed, Process: Poisson, Costs: DefaultCosts}
 
 	w.Name = strings.TrimSuffix(filepath.Base(p.file), filepath.Ext(p.file))
 	if s, ok := top.str("name"); ok {
@@ -178,7 +206,15 @@ func (p *parser) workload(m map[string]any) *Workload {
 	}
 	rate, hasRate := arr.number("rate")
 	rates, hasRates := arr.numbers("rates")
+	trace, hasTrace := arr.str("trace")
 	switch {
+	case hasTrace && (hasRate || hasRates || w.Process != Poisson):
+		arr.bad("trace", "a trace is the whole arrival process: no process, rate or rates with it")
+	case hasTrace:
+		w.Process, w.TraceFile = Trace, trace
+		if !filepath.IsAbs(trace) {
+			w.TraceFile = filepath.Join(filepath.Dir(p.file), filepath.FromSlash(trace))
+		}
 	case hasRate && hasRates:
 		arr.bad("rates", "set rate or rates, not both")
 	case hasRate:
@@ -196,7 +232,7 @@ func (p *parser) workload(m map[string]any) *Workload {
 		slices.Sort(rates)
 		w.Rates = slices.Compact(rates)
 	case !arr.isBad("rate") && !arr.isBad("rates"):
-		arr.problem("missing key %q (or %q, a list of rates to sweep)", "rate", "rates")
+		arr.problem("missing key %q (or %q, a list of rates to sweep, or %q, a trace file)", "rate", "rates", "trace")
 	}
 	if span := (w.Warmup + w.Duration).Seconds(); len(w.Rates) > 0 && slices.Max(w.Rates)*span > maxHits {
 		arr.problem("%g req/s for %s is more than %d requests a run", slices.Max(w.Rates), w.Warmup+w.Duration, maxHits)
@@ -224,13 +260,46 @@ func (p *parser) workload(m map[string]any) *Workload {
 			r.Weight = wt
 		}
 		r.Name, _ = rt.str("name")
+		if sv, ok := rt.str("service"); ok {
+			m, err := parseService(sv, filepath.Dir(p.file))
+			if err != nil {
+				rt.bad("service", "%v", err)
+			}
+			r.Service = m
+		}
 		w.Routes = append(w.Routes, r)
 	}
-	for _, t := range append([]*table{top, arr}, routes...) {
+	sim := top.sub("sim", "sim")
+	for key, d := range map[string]*time.Duration{"safepoint": &w.Costs.Safepoint, "switch": &w.Costs.Switch, "start": &w.Costs.Start} {
+		if v, ok := sim.duration(key); ok {
+			if v < 0 {
+				sim.bad(key, "must not be negative, got %s", v)
+			}
+			*d = v
+		}
+	}
+	if w.Costs.Safepoint <= 0 && !sim.isBad("safepoint") {
+		sim.bad("safepoint", "must be positive, got %s", w.Costs.Safepoint)
+	}
+	for _, t := range append([]*table{top, arr, sim}, routes...) {
 		t.unknown()
 	}
 	if !top.isBad("config") {
 		p.resolveRoutes(w, top, routes)
+	}
+	if w.TraceFile != "" && !p.failed() {
+		span := w.Warmup + w.Duration
+		n, err := readTrace(w.TraceFile, w.Routes, span, nil)
+		switch {
+		case err != nil:
+			arr.bad("trace", "%v", err)
+		case n == 0:
+			arr.bad("trace", "%s: no request due before %s", w.TraceFile, span)
+		case n > maxHits:
+			arr.bad("trace", "%s: %d requests before %s; at most %d a run", w.TraceFile, n, span, maxHits)
+		default:
+			w.Rates = []float64{float64(n) / span.Seconds()}
+		}
 	}
 	return w
 }
@@ -282,6 +351,8 @@ func (p *parser) resolveRoutes(w *Workload, top *table, routes []*table) {
 			continue
 		}
 		r.Deadline = tc.Routes[k].RelativeDeadline
+		r.Timeout = tc.Routes[k].Timeout
+		r.DropLate = tc.Routes[k].OnDeadlineMiss == "drop"
 		key := "name"
 		if r.Name == "" {
 			r.Name, key = r.Tenant+r.Path, "path"

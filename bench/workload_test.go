@@ -65,9 +65,9 @@ func TestParseWorkload(t *testing.T) {
 	want := &Workload{Name: "t", File: "w.toml", Duration: 2 * time.Second, Warmup: 500 * time.Millisecond,
 		Seed: 7, Workers: 2, Timeout: 5 * time.Second, Process: Constant, Rates: []float64{50},
 		Routes: []Route{
-			{Name: "short", Tenant: "demo", Path: "/fib", Weight: 3, Body: "20", Deadline: 20 * time.Millisecond},
-			{Name: "demo/echo", Tenant: "demo", Path: "/echo", Weight: 1.5, Deadline: 10 * time.Millisecond},
-		}}
+			{Name: "short", Tenant: "demo", Path: "/fib", Weight: 3, Body: "20", Deadline: 20 * time.Millisecond, Timeout: 10 * time.Second},
+			{Name: "demo/echo", Tenant: "demo", Path: "/echo", Weight: 1.5, Deadline: 10 * time.Millisecond, Timeout: 10 * time.Second},
+		}, Costs: DefaultCosts}
 	if got := *w; !equalWorkload(got, *want) {
 		t.Errorf("got  %+v\nwant %+v", got, *want)
 	}
@@ -116,9 +116,9 @@ func TestParseWorkloadErrors(t *testing.T) {
 		{"process", "[arrival]\nprocess = \"bursty\"\nrate = 1\n" + route,
 			[]string{`w.toml:2: arrival: key "process": want "constant" or "poisson", got "bursty"`}},
 		{"no rate", "[arrival]\nprocess = \"poisson\"\n" + route,
-			[]string{`w.toml:1: arrival: missing key "rate" (or "rates", a list of rates to sweep)`}},
+			[]string{`w.toml:1: arrival: missing key "rate" (or "rates", a list of rates to sweep, or "trace", a trace file)`}},
 		{"no arrival", route,
-			[]string{`w.toml: arrival: missing key "rate" (or "rates", a list of rates to sweep)`}},
+			[]string{`w.toml: arrival: missing key "rate" (or "rates", a list of rates to sweep, or "trace", a trace file)`}},
 		{"rate and rates", "[arrival]\nrate = 1\nrates = [1, 2]\n" + route,
 			[]string{`w.toml:3: arrival: key "rates": set rate or rates, not both`}},
 		{"zero rate", "[arrival]\nrate = 0\n" + route,

@@ -27,6 +27,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	repeat := fs.Int("repeat", 1, "runs of each policy at each rate, interleaved (A, B, A, B, ...); the report adds the median and range over them")
 	var strict optionalBool
 	fs.Var(&strict, "strict", "fail a run whose policy fell back (a plugin failed and plugin_fallback took over) (default: on for plugin policies)")
+	perfLogs := fs.String("perflog", "", "directory where every run writes its server's perf log (POLICY-RATE-REPEAT.csv), e.g. for sledge sim --service-from")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -59,7 +60,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	rep, runErr := bench.Run(ctx, w, bench.Options{
 		Policies: policies, Duration: *duration, Registry: plugins.Builtins(), Logger: log, Progress: stderr,
-		Repeat: *repeat, Strict: strict.value,
+		Repeat: *repeat, Strict: strict.value, PerfLogDir: *perfLogs,
 	})
 	if rep == nil || len(rep.Runs) == 0 {
 		return runErr

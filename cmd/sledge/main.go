@@ -34,6 +34,8 @@ Usage:
   sledge validate --config F                                              check a config file
   sledge policies [--config F]                                            list policies
   sledge bench    --workload W [--policies P,...] [--out DIR]             compare policies on a workload
+  sledge sim      --workload W [--policies P,...] [--workers N] [--seed S]   the same, simulated in virtual time
+  sledge compare  A/results.json B/results.json                           two reports side by side (bench vs sim)
   sledge version                                                          print the version
 
 Run "sledge COMMAND --help" for a command's flags.
@@ -55,6 +57,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = policies(rest, stdout, stderr)
 	case "bench":
 		err = benchCmd(rest, stdout, stderr)
+	case "sim":
+		err = simCmd(rest, stdout, stderr)
+	case "compare":
+		err = compareCmd(rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "sledge", buildVersion())
 	case "help", "-h", "--help":

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gosledge/gosledge/bench"
+	"github.com/gosledge/gosledge/plugins"
+)
+
+// simCmd is `sledge sim`: the workload of `sledge bench`, in virtual time
+// through the server's dispatcher, reported the same way.
+func simCmd(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("sim", "sim --workload W [--policies P,...] [--workers N] [--seed S] [--service-from PERFLOG] [--out DIR]", stderr)
+	workload := fs.String("workload", "", "workload file (required), e.g. examples/workloads/bimodal.toml")
+	list := fs.String("policies", strings.Join(plugins.Builtins().Names(), ","),
+		"comma-separated built-in policies to compare, in order; NAME:nopreempt or NAME:preempt forces preemption off or on")
+	workers := fs.Int("workers", 0, "workers (overrides the workload's and the serve config's)")
+	seed := fs.Uint64("seed", 0, "seed of arrivals, routes and service times (overrides the workload's)")
+	duration := fs.Duration("duration", 0, "measured time of each run (overrides the workload's duration)")
+	serviceFrom := fs.String("service-from", "", "perf log written by sledge serve: every route's service times are sampled from its 200s there")
+	out := fs.String("out", "", "directory for CSV, JSON and charts (default results/WORKLOAD-TIMESTAMP)")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *workload == "" {
+		fmt.Fprintln(stderr, "sim: --workload is required")
+		fs.Usage()
+		return errUsage
+	}
+	if *workers < 0 || *duration < 0 {
+		return errors.New("--workers and --duration must not be negative")
+	}
+	log, err := newLogger(stderr, *logLevel, "text")
+	if err != nil {
+		return err
+	}
+	policies, err := bench.ParsePolicies(*list)
+	if err != nil {
+		return fmt.Errorf("--policies: %w", err)
+	}
+	w, err := bench.LoadWorkload(*workload)
+	if err != nil {
+		return err
+	}
+	opt := bench.SimOptions{Policies: policies, Duration: *duration, Workers: *workers, Seed: *seed,
+		Registry: plugins.Builtins(), Logger: log}
+	if *serviceFrom != "" {
+		opt.Service = func(bench.Route) *bench.Service {
+			return &bench.Service{Model: bench.ServicePerfLog, File: *serviceFrom}
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	began := time.Now()
+	rep, err := bench.Simulate(ctx, w, opt)
+	if err != nil {
+		return err
+	}
+	log.Info("simulated", "runs", len(rep.Runs), "elapsed", time.Since(began).Round(time.Millisecond))
+	if err := rep.WriteTable(stdout); err != nil {
+		return err
+	}
+	dir := *out
+	if dir == "" {
+		dir = rep.DefaultDir() + "-sim"
+	}
+	files, err := rep.Save(dir)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nwrote %d files to %s\n", len(files), dir)
+	return nil
+}
+
+// compareCmd is `sledge compare A B`: two saved reports side by side.
+func compareCmd(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("compare", "compare A/results.json B/results.json", stderr)
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if fs.NArg() != 2 {
+		fs.Usage()
+		return errUsage
+	}
+	return bench.Compare(stdout, fs.Arg(0), fs.Arg(1))
+}
