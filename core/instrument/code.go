@@ -3,6 +3,7 @@ package instrument
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Opcodes the walker treats specially or emits.
@@ -183,9 +184,12 @@ func (m *module) rewriteCode(s section) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("function %d: %w", fn, err)
 		}
-		fs = funcState{loops: fs.loops[:0]}
-		if body, err = m.rewriteBody(newReader(b, base), body[:0], &fs); err != nil {
+		fs = funcState{loops: fs.loops[:0], info: funcInfo{callees: fs.info.callees[:0]}}
+		if body, err = m.rewriteBody(newReader(b, base), body[:0], &fs, m.entryCheck(i)); err != nil {
 			return nil, fmt.Errorf("function %d: %w", fn, err)
+		}
+		if m.funcs != nil {
+			m.funcs[i] = funcInfo{callees: slices.Clone(fs.info.callees), opaque: fs.info.opaque, size: fs.info.size}
 		}
 		if m.trackLabels && len(fs.loops) > 0 {
 			m.loopLabels[i] = append([]uint32(nil), fs.loops...)
@@ -196,9 +200,9 @@ func (m *module) rewriteCode(s section) ([]byte, error) {
 	return out, endOfSection(r)
 }
 
-// rewriteBody copies the locals, inserts the entry safepoint and walks the
-// instructions, which must end exactly at the end of the body.
-func (m *module) rewriteBody(r *reader, out []byte, fs *funcState) ([]byte, error) {
+// rewriteBody copies the locals, inserts the entry safepoint if entry is set
+// and walks the instructions, which must end exactly at the end of the body.
+func (m *module) rewriteBody(r *reader, out []byte, fs *funcState, entry bool) ([]byte, error) {
 	n, err := r.count(2, "local declaration")
 	if err != nil {
 		return nil, err
@@ -212,7 +216,9 @@ func (m *module) rewriteBody(r *reader, out []byte, fs *funcState) ([]byte, erro
 		}
 	}
 	out = append(out, r.buf[:r.pos]...)
-	out = append(out, m.safepoint...)
+	if entry {
+		out = append(out, m.safepoint...)
+	}
 	if out, err = m.walk(r, out, fs); err != nil {
 		return nil, err
 	}
@@ -230,10 +236,12 @@ func (m *module) rewriteConstExpr(r *reader, out []byte) ([]byte, error) {
 }
 
 // funcState follows the structured instructions of a function body so that
-// label names can be renumbered around the inserted safepoint blocks.
+// label names can be renumbered around the inserted safepoint blocks, and
+// records what the entry checks are planned from (elide.go).
 type funcState struct {
 	labels uint32   // block, loop and if seen so far
-	loops  []uint32 // function label indices of the loops, ascending
+	loops  []uint32 // function label indices of the loops with a safepoint, ascending
+	info   funcInfo
 }
 
 // walk decodes instructions up to and including the end that closes the
@@ -251,6 +259,12 @@ func (m *module) walk(r *reader, out []byte, fs *funcState) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
+		if fs != nil {
+			fs.info.size++
+			if op == opCallInd || op == opRetCallInd {
+				fs.info.opaque = true
+			}
+		}
 		switch opImm[op] {
 		case immInvalid:
 			return nil, failAt(off, ErrUnknownOpcode, "unknown or unsupported opcode 0x%02x", op)
@@ -267,7 +281,7 @@ func (m *module) walk(r *reader, out []byte, fs *funcState) ([]byte, error) {
 			}
 			depth++
 			if fs != nil {
-				if op == opLoop {
+				if op == opLoop && m.loopCheck(*r) {
 					fs.loops = append(fs.loops, fs.labels)
 					out = append(out, r.buf[start:r.pos]...)
 					out = append(out, m.safepoint...)
@@ -281,6 +295,9 @@ func (m *module) walk(r *reader, out []byte, fs *funcState) ([]byte, error) {
 			idx, err := r.u32("function index")
 			if err != nil {
 				return nil, err
+			}
+			if fs != nil && (op == opCall || op == opRetCall) {
+				fs.called(m, idx)
 			}
 			if idx, err = m.remapFunc(idx, idxOff); err != nil {
 				return nil, err
@@ -298,25 +315,9 @@ func (m *module) walk(r *reader, out []byte, fs *funcState) ([]byte, error) {
 				return nil, err
 			}
 		case immPrefix:
-			sub, err := r.u32("sub-opcode")
+			sub, imm, err := readSubOpcode(r, op, off)
 			if err != nil {
 				return nil, err
-			}
-			imm := uint8(immInvalid)
-			switch op {
-			case opPrefixFC:
-				if sub < uint32(len(fcImm)) {
-					imm = fcImm[sub]
-				}
-			case opPrefixSIMD:
-				if sub < uint32(len(simdImm)) {
-					imm = simdImm[sub]
-				}
-			case opPrefixAtom:
-				imm = atomicImm(sub)
-			}
-			if imm == immInvalid {
-				return nil, failAt(off, ErrUnknownOpcode, "unknown or unsupported opcode 0x%02x %d", op, sub)
 			}
 			if op == opPrefixAtom && (sub == atomWait32 || sub == atomWait64) && fs != nil {
 				if out, err = m.rewriteWait(r, out, start, sub); err != nil {
@@ -334,6 +335,32 @@ func (m *module) walk(r *reader, out []byte, fs *funcState) ([]byte, error) {
 		}
 		out = append(out, r.buf[start:r.pos]...)
 	}
+}
+
+// readSubOpcode reads the sub-opcode after prefix op (at module offset off)
+// and returns it with the shape of its immediate.
+func readSubOpcode(r *reader, op byte, off int) (uint32, uint8, error) {
+	sub, err := r.u32("sub-opcode")
+	if err != nil {
+		return 0, immInvalid, err
+	}
+	imm := uint8(immInvalid)
+	switch op {
+	case opPrefixFC:
+		if sub < uint32(len(fcImm)) {
+			imm = fcImm[sub]
+		}
+	case opPrefixSIMD:
+		if sub < uint32(len(simdImm)) {
+			imm = simdImm[sub]
+		}
+	case opPrefixAtom:
+		imm = atomicImm(sub)
+	}
+	if imm == immInvalid {
+		return 0, imm, failAt(off, ErrUnknownOpcode, "unknown or unsupported opcode 0x%02x %d", op, sub)
+	}
+	return sub, imm, nil
 }
 
 // rewriteWait copies memory.atomic.wait32/64 (sub), whose opcode starts at

@@ -43,7 +43,8 @@ var corpus = []struct {
 // baseline.
 var corpusVariants = []corpusVariant{
 	{"original", nil},
-	{"instrumented", &Options{}},
+	{"every", &Options{everySafepoint: true}},
+	{"elided", &Options{}},
 }
 
 type corpusVariant struct {
@@ -108,49 +109,51 @@ func instantiateEntry(ctx context.Context, t testing.TB, r wazero.Runtime, build
 }
 
 // TestCorpusDifferential: every corpus program returns the same result
-// instrumented (with a yield every 3 safepoints) as original, and yields.
+// instrumented, in both safepoint modes and with a yield every 3
+// safepoints, as original, and yields.
 func TestCorpusDifferential(t *testing.T) {
 	ctx := context.Background()
-	r := wazero.NewRuntimeWithConfig(ctx, runtimeConfig())
+	r, y := newYieldRuntime(ctx, t, 3)
 	defer r.Close(ctx)
-	y := &yielder{fuel: 3}
-	y.instantiate(ctx, t, r)
-	vs := instantiateCorpus(ctx, t, r, []func([]byte) []byte{
-		func(b []byte) []byte { return b },
-		func(b []byte) []byte { return mustInstrument(t, b, Options{InitialFuel: 3}) },
-	}, false)
+	builds := []func([]byte) []byte{func(b []byte) []byte { return b }}
+	for _, mode := range safepointModes {
+		opt := mode.opt
+		opt.InitialFuel = 3
+		builds = append(builds, func(b []byte) []byte { return mustInstrument(t, b, opt) })
+	}
+	vs := instantiateCorpus(ctx, t, r, builds, false)
 	for i, p := range corpus {
 		want, err := vs[0][i].fn.Call(ctx, vs[0][i].arg)
 		if err != nil {
 			t.Fatalf("%s: original: %v", p.name, err)
 		}
-		before := y.calls.Load()
-		got, err := vs[1][i].fn.Call(ctx, vs[1][i].arg)
-		if err != nil {
-			t.Fatalf("%s: instrumented: %v", p.name, err)
-		}
-		if !slices.Equal(want, got) {
-			t.Errorf("%s(%d): original %v, instrumented %v", p.name, vs[0][i].arg, want, got)
-		}
-		if y.calls.Load() == before {
-			t.Errorf("%s(%d): instrumented run never yielded", p.name, vs[0][i].arg)
+		for k, mode := range safepointModes {
+			before := y.calls.Load()
+			got, err := vs[k+1][i].fn.Call(ctx, vs[k+1][i].arg)
+			if err != nil {
+				t.Fatalf("%s (%s): %v", p.name, mode.name, err)
+			}
+			if !slices.Equal(want, got) {
+				t.Errorf("%s(%d): original %v, %s %v", p.name, vs[0][i].arg, want, mode.name, got)
+			}
+			if y.calls.Load() == before {
+				t.Errorf("%s(%d): %s run never yielded", p.name, vs[0][i].arg, mode.name)
+			}
 		}
 	}
 }
 
-// BenchmarkSafepointCorpus runs every corpus program original and
-// instrumented, interleaved: each b.Loop iteration is one round that times
-// one call of every program in every variant, the variants' order
-// alternating between rounds. It reports per program the overhead of the
-// medians (instrumented/original - 1, in %) and the geometric mean of the
-// ratios; with -v it logs the medians and the interquartile range of the
+// BenchmarkSafepointCorpus runs every corpus program in every variant
+// (original, every safepoint, elided), interleaved: each b.Loop iteration
+// is one round that times one call of every program in every variant, the
+// variants' order rotating between rounds. It reports per program and
+// instrumented variant the overhead of the medians (variant/original - 1,
+// in %) and the geometric mean of the ratios; with -v it logs the medians and the interquartile range of the
 // per-round ratios. Times are the calling thread's CPU time. Run with e.g. -benchtime 30x for 30 rounds.
 func BenchmarkSafepointCorpus(b *testing.B) {
 	ctx := context.Background()
-	r := wazero.NewRuntimeWithConfig(ctx, runtimeConfig())
+	r, _ := newYieldRuntime(ctx, b, 10000)
 	defer r.Close(ctx)
-	y := &yielder{fuel: 10000}
-	y.instantiate(ctx, b, r)
 	variants := corpusVariants
 	fns := instantiateCorpus(ctx, b, r, variantBuilds(b, variants), true)
 	// The guest runs on the calling thread (the yield returns at once),
@@ -186,24 +189,27 @@ func BenchmarkSafepointCorpus(b *testing.B) {
 	}
 	b.StopTimer()
 	var table strings.Builder
-	fmt.Fprintf(&table, "%-11s %12s %12s %8s %17s\n", "program", "original", "instrumented", "overhead", "IQR of ratios")
-	logSum := 0.0
-	for i, p := range corpus {
-		base, inst := median(times[0][i]), median(times[1][i])
-		ratio := float64(inst) / float64(base)
-		logSum += math.Log(ratio)
-		ratios := make([]float64, len(times[0][i]))
-		for k := range ratios {
-			ratios[k] = float64(times[1][i][k]) / float64(times[0][i][k])
+	for v := 1; v < len(variants); v++ {
+		name := variants[v].name
+		fmt.Fprintf(&table, "\n%-11s %12s %12s %8s %17s\n", "program", variants[0].name, name, "overhead", "IQR of ratios")
+		logSum := 0.0
+		for i, p := range corpus {
+			base, inst := median(times[0][i]), median(times[v][i])
+			ratio := float64(inst) / float64(base)
+			logSum += math.Log(ratio)
+			ratios := make([]float64, len(times[0][i]))
+			for k := range ratios {
+				ratios[k] = float64(times[v][i][k]) / float64(times[0][i][k])
+			}
+			lo, hi := quartiles(ratios)
+			fmt.Fprintf(&table, "%-11s %12v %12v %+7.1f%% %+7.1f%%..%+5.1f%%\n", p.name, base, inst, 100*(ratio-1), 100*(lo-1), 100*(hi-1))
+			b.ReportMetric(100*(ratio-1), p.name+"-"+name+"-%")
 		}
-		lo, hi := quartiles(ratios)
-		fmt.Fprintf(&table, "%-11s %12v %12v %+7.1f%% %+7.1f%%..%+5.1f%%\n", p.name, base, inst, 100*(ratio-1), 100*(lo-1), 100*(hi-1))
-		b.ReportMetric(100*(ratio-1), p.name+"-%")
+		geo := math.Exp(logSum / float64(len(corpus)))
+		fmt.Fprintf(&table, "geometric mean of %d ratios: %+.2f%% over %d rounds\n", len(corpus), 100*(geo-1), round)
+		b.ReportMetric(100*(geo-1), "geomean-"+name+"-%")
 	}
-	geo := math.Exp(logSum / float64(len(corpus)))
-	fmt.Fprintf(&table, "geometric mean of %d ratios: %+.2f%% over %d rounds", len(corpus), 100*(geo-1), round)
-	b.ReportMetric(100*(geo-1), "geomean-%")
-	b.Log("\n" + table.String())
+	b.Log(table.String())
 }
 
 func median(d []time.Duration) time.Duration {
@@ -228,10 +234,8 @@ func BenchmarkSafepointCalls(b *testing.B) {
 		for v, vr := range corpusVariants {
 			b.Run(p.name+"/"+vr.name, func(b *testing.B) {
 				ctx := context.Background()
-				r := wazero.NewRuntimeWithConfig(ctx, runtimeConfig())
+				r, _ := newYieldRuntime(ctx, b, 10000)
 				defer r.Close(ctx)
-				y := &yielder{fuel: 10000}
-				y.instantiate(ctx, b, r)
 				f := instantiateEntry(ctx, b, r, variantBuilds(b, corpusVariants[v:v+1])[0], i, true)
 				for b.Loop() {
 					if _, err := f.fn.Call(ctx, f.arg); err != nil {

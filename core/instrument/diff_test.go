@@ -22,10 +22,16 @@ type call struct {
 	name  string
 	args  []uint64
 	yield bool // the instrumented call must reach the yield import
+	// mode, if set, limits yield to that safepoint mode (where the
+	// number of safepoints before the call puts the fuel's end in it).
+	mode string
 }
 
 func c(name string, args ...uint64) call  { return call{name: name, args: args} }
 func cy(name string, args ...uint64) call { return call{name: name, args: args, yield: true} }
+func cym(mode, name string, args ...uint64) call {
+	return call{name: name, args: args, yield: true, mode: mode}
+}
 
 func f64(v float64) uint64 { return math.Float64bits(v) }
 
@@ -40,7 +46,7 @@ var diffCases = []struct {
 }{
 	{"calls.wasm", []call{
 		cy("fib", 20), c("fib", 0), c("fib", 1),
-		c("apply", 0, 10, 3), c("apply", 1, 10, 3), cy("apply", 2, 10, 3), c("apply", 3, 1, 1), c("apply", 9, 1, 1),
+		c("apply", 0, 10, 3), cym("elided", "apply", 1, 10, 3), cym("every", "apply", 2, 10, 3), c("apply", 3, 1, 1), c("apply", 9, 1, 1),
 		cy("sum", 1000), c("sum", 0),
 		c("classify", 0), c("classify", 1), c("classify", 2), c("classify", 3), c("classify", 77),
 		cy("threes", 50), c("threes", 1),
@@ -94,6 +100,10 @@ var diffCases = []struct {
 		c("count", 10, 0), cy("count", 3_000_000, 0), cy("count_ind", 1_000_000, 5), cy("even", 1_000_001),
 	}},
 	{"bench.wasm", []call{cy("fib", 10), cy("loop", 1000)}},
+	{"elide.wasm", []call{
+		c("leaf", 4), cy("self", 10), cy("even", 11), c("even", 0), cy("indirect", 6), c("indirect", 0), c("host", 3),
+		cy("loop_call", 100), cy("loop_cond", 101), cy("loop_late", 50), c("loop_late", 0), cy("loop_leaf", 100), cy("nested", 50),
+	}},
 	{"spin.wasm", []call{c("once")}},
 	{"empty.wasm", nil},
 	{"memory.wasm", nil},
@@ -161,29 +171,43 @@ func runCalls(t *testing.T, wasm []byte, instrumented bool, calls []call, fuel i
 	return outs, yields, memCopy
 }
 
-// TestDifferential runs each test module before and after instrumentation
-// with a yield that hands out little fuel (3 units unless the case says
-// otherwise), and compares every result, trap and the final memory.
+// safepointModes are the two placements every differential test runs: with
+// safepoints elided where the bound allows (the default) and with one at
+// every function entry and loop header.
+var safepointModes = []struct {
+	name string
+	opt  Options
+}{
+	{"elided", Options{}},
+	{"every", Options{everySafepoint: true}},
+}
+
+// TestDifferential runs each test module before and after instrumentation,
+// in both safepoint modes, with a yield that hands out little fuel (3 units
+// unless the case says otherwise), and compares every result, trap and the
+// final memory.
 func TestDifferential(t *testing.T) {
 	for _, tc := range diffCases {
-		t.Run(tc.file, func(t *testing.T) {
-			t.Parallel()
-			orig := readTestdata(t, tc.file)
-			inst := mustInstrument(t, orig, Options{})
-			want, _, wantMem := runCalls(t, orig, false, tc.calls, diffFuel[tc.file])
-			got, yields, gotMem := runCalls(t, inst, true, tc.calls, diffFuel[tc.file])
-			for i, cl := range tc.calls {
-				if !reflect.DeepEqual(want[i], got[i]) {
-					t.Errorf("%s%v: original %+v, instrumented %+v", cl.name, cl.args, want[i], got[i])
+		for _, mode := range safepointModes {
+			t.Run(tc.file+"/"+mode.name, func(t *testing.T) {
+				t.Parallel()
+				orig := readTestdata(t, tc.file)
+				inst := mustInstrument(t, orig, mode.opt)
+				want, _, wantMem := runCalls(t, orig, false, tc.calls, diffFuel[tc.file])
+				got, yields, gotMem := runCalls(t, inst, true, tc.calls, diffFuel[tc.file])
+				for i, cl := range tc.calls {
+					if !reflect.DeepEqual(want[i], got[i]) {
+						t.Errorf("%s%v: original %+v, instrumented %+v", cl.name, cl.args, want[i], got[i])
+					}
+					if cl.yield && (cl.mode == "" || cl.mode == mode.name) && yields[i] == 0 {
+						t.Errorf("%s%v: yield was never called", cl.name, cl.args)
+					}
 				}
-				if cl.yield && yields[i] == 0 {
-					t.Errorf("%s%v: yield was never called", cl.name, cl.args)
+				if !bytes.Equal(wantMem, gotMem) {
+					t.Errorf("final memory differs")
 				}
-			}
-			if !bytes.Equal(wantMem, gotMem) {
-				t.Errorf("final memory differs")
-			}
-		})
+			})
+		}
 	}
 }
 
@@ -259,17 +283,24 @@ func TestExamplesDifferential(t *testing.T) {
 			if !ok {
 				in = "5\n"
 			}
-			inst := mustInstrument(t, orig, Options{MaxMemoryPages: exampleMemoryPages, InitialFuel: 3})
 			want, _ := runWASI(t, orig, false, in)
-			got, yields := runWASI(t, inst, true, in)
-			if want != got {
-				t.Errorf("original:     %+v\ninstrumented: %+v", want, got)
-			}
-			if yields == 0 {
-				t.Errorf("instrumented run never yielded")
-			}
-			if testing.Verbose() {
-				t.Logf("%+v, %d yields", got, yields)
+			for _, mode := range safepointModes {
+				// One unit of fuel to start: even the shortest programs
+				// (exit1, trap) pass two safepoints.
+				opt := mode.opt
+				opt.MaxMemoryPages, opt.InitialFuel = exampleMemoryPages, 1
+				got, yields := runWASI(t, mustInstrument(t, orig, opt), true, in)
+				if want != got {
+					t.Errorf("%s: original:     %+v\ninstrumented: %+v", mode.name, want, got)
+				}
+				// trap passes one safepoint (_start's) before it traps
+				// when the rest are elided.
+				if yields == 0 && !(name == "trap" && mode.name == "elided") {
+					t.Errorf("%s: instrumented run never yielded", mode.name)
+				}
+				if testing.Verbose() {
+					t.Logf("%s: %+v, %d yields", mode.name, got, yields)
+				}
 			}
 		})
 	}

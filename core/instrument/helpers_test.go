@@ -41,6 +41,16 @@ func mustInstrument(t testing.TB, wasm []byte, opt Options) []byte {
 	return out
 }
 
+// newYieldRuntime returns a runtime with a yielder handing out fuel
+// instantiated in it; the caller closes the runtime.
+func newYieldRuntime(ctx context.Context, t testing.TB, fuel int32) (wazero.Runtime, *yielder) {
+	t.Helper()
+	r := wazero.NewRuntimeWithConfig(ctx, runtimeConfig())
+	y := &yielder{fuel: fuel}
+	y.instantiate(ctx, t, r)
+	return r, y
+}
+
 // yielder is the host side of the yield import.
 type yielder struct {
 	calls atomic.Int64

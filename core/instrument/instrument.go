@@ -19,6 +19,10 @@ type Options struct {
 	// MaxTableElements: 0 leaves table limits as they are; else caps every
 	// defined table (a table minimum above it is ErrTableLimit).
 	MaxTableElements uint32
+
+	// everySafepoint puts a safepoint at every function entry and loop
+	// header, as before elision (elide.go); for tests and benchmarks.
+	everySafepoint bool
 }
 
 // Defaults used for empty Options fields.
@@ -152,8 +156,16 @@ type module struct {
 
 	safepoint []byte // encoded safepoint sequence
 
+	// funcs is filled by the first walk of the code (nil during the
+	// second); checked, planned from it, says per defined function whether
+	// it gets an entry safepoint, and is nil while every function and loop
+	// gets one (during the first walk, or with Options.everySafepoint).
+	funcs   []funcInfo
+	checked []bool
+
 	// trackLabels is set when a name section exists; loopLabels then holds,
-	// per defined function, the function label indices of its loops.
+	// per defined function, the function label indices of its loops that
+	// have a safepoint.
 	trackLabels bool
 	loopLabels  [][]uint32
 }

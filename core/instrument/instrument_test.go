@@ -143,11 +143,34 @@ func customSections(t *testing.T, wasm []byte) []string {
 	return names
 }
 
-// TestExactOutput pins the bytes of a small module's rewrite.
+// TestExactOutput pins the bytes of a small module's rewrite, with every
+// safepoint and elided: spin and once call nothing, so neither needs an
+// entry safepoint; spin's loop keeps its own.
 func TestExactOutput(t *testing.T) {
-	out := mustInstrument(t, readTestdata(t, "spin.wasm"), Options{InitialFuel: 300})
 	// spin.wasm has types () -> () and () -> i32, no imports, no globals.
 	sp := encodeSafepoint(0, 0)
+	for _, tc := range []struct {
+		opt  Options
+		code []byte
+	}{
+		{Options{InitialFuel: 300, everySafepoint: true}, bytes.Join([][]byte{
+			{2},
+			{byte(1 + len(sp) + 2 + len(sp) + 4), 0}, sp, {0x03, 0x40}, sp, {0x0c, 0x00, 0x0b, 0x0b},
+			{byte(1 + len(sp) + 3), 0}, sp, {0x41, 0x2a, 0x0b},
+		}, nil)},
+		{Options{InitialFuel: 300}, bytes.Join([][]byte{
+			{2},
+			{byte(1 + 2 + len(sp) + 4), 0}, {0x03, 0x40}, sp, {0x0c, 0x00, 0x0b, 0x0b},
+			{4, 0, 0x41, 0x2a, 0x0b},
+		}, nil)},
+	} {
+		out := mustInstrument(t, readTestdata(t, "spin.wasm"), tc.opt)
+		checkExactOutput(t, out, tc.code)
+	}
+}
+
+func checkExactOutput(t *testing.T, out, code []byte) {
+	t.Helper()
 	checks := []struct {
 		id   byte
 		want []byte
@@ -155,11 +178,7 @@ func TestExactOutput(t *testing.T) {
 		{secType, []byte{3, 0x60, 0, 0, 0x60, 0, 1, 0x7f, 0x60, 0, 1, 0x7f}},
 		{secImport, append(append([]byte{1, 8}, "gosledge"...), append([]byte{5}, "yield\x00\x02"...)...)},
 		{secGlobal, []byte{1, 0x7f, 1, 0x41, 0xac, 0x02, 0x0b}},
-		{secCode, bytes.Join([][]byte{
-			{2},
-			{byte(1 + len(sp) + 2 + len(sp) + 4), 0}, sp, {0x03, 0x40}, sp, {0x0c, 0x00, 0x0b, 0x0b},
-			{byte(1 + len(sp) + 3), 0}, sp, {0x41, 0x2a, 0x0b},
-		}, nil)},
+		{secCode, code},
 	}
 	for _, c := range checks {
 		if got := sectionOf(t, out, c.id); !bytes.Equal(got, c.want) {
@@ -193,7 +212,8 @@ func TestFuelSemantics(t *testing.T) {
 	defer r.Close(ctx)
 	y := &yielder{fuel: 50}
 	y.instantiate(ctx, t, r)
-	mod, err := r.Instantiate(ctx, mustInstrument(t, readTestdata(t, "spin.wasm"), Options{}))
+	// once has an entry safepoint only when every function gets one.
+	mod, err := r.Instantiate(ctx, mustInstrument(t, readTestdata(t, "spin.wasm"), Options{everySafepoint: true}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,18 +357,28 @@ func TestLabelNames(t *testing.T) {
 	in := append(bytes.Clone(mod), nameSection(
 		subsection(1, funcs), subsection(2, locals), subsection(3, labels), subsection(42, unknown))...)
 
-	out := mustInstrument(t, in, Options{})
-	var wantLabels []byte
-	wantLabels = append(wantLabels, 1, 2, 5) // function 1 -> 2
-	for i, n := range []string{"b0", "l1", "if2", "l3", "b4"} {
-		wantLabels = appendName(append(wantLabels, []byte{1, 2, 4, 5, 7}[i]), n)
-	}
-	wantFuncs := appendName([]byte{2, 0}, "add")
-	wantFuncs = appendName(append(wantFuncs, 2), "f")
-	wantLocals := appendName([]byte{1, 2, 1, 0}, "x")
-	want := nameSection(subsection(1, wantFuncs), subsection(2, wantLocals), subsection(3, wantLabels), subsection(42, unknown))
-	if !bytes.HasSuffix(out, want) {
-		t.Fatalf("name section not rewritten as expected:\n got % x\nwant suffix % x", out[len(out)-len(want):], want)
+	// f calls nothing: elided, it has no entry safepoint, and its loops
+	// keep theirs.
+	for _, tc := range []struct {
+		opt    Options
+		labels []byte
+	}{
+		{Options{everySafepoint: true}, []byte{1, 2, 4, 5, 7}},
+		{Options{}, []byte{0, 1, 3, 4, 6}},
+	} {
+		out := mustInstrument(t, in, tc.opt)
+		var wantLabels []byte
+		wantLabels = append(wantLabels, 1, 2, 5) // function 1 -> 2
+		for i, n := range []string{"b0", "l1", "if2", "l3", "b4"} {
+			wantLabels = appendName(append(wantLabels, tc.labels[i]), n)
+		}
+		wantFuncs := appendName([]byte{2, 0}, "add")
+		wantFuncs = appendName(append(wantFuncs, 2), "f")
+		wantLocals := appendName([]byte{1, 2, 1, 0}, "x")
+		want := nameSection(subsection(1, wantFuncs), subsection(2, wantLocals), subsection(3, wantLabels), subsection(42, unknown))
+		if !bytes.HasSuffix(out, want) {
+			t.Errorf("every=%v: name section not rewritten as expected:\n got % x\nwant suffix % x", tc.opt.everySafepoint, out[len(out)-len(want):], want)
+		}
 	}
 }
 

@@ -3,7 +3,6 @@ package instrument
 import (
 	"bytes"
 	"fmt"
-	"slices"
 	"strings"
 )
 
@@ -166,13 +165,18 @@ func (m *module) analyze(secs []section) error {
 	if m.numTypes > ^uint32(0)-maxAdded || m.numImportedFuncs > ^uint32(0)-maxAdded {
 		return failAt(0, ErrMalformed, "too many types or imports")
 	}
-	// Whether wait imports are needed (and so every index shift) depends
-	// on the code, which is written after the sections naming them: a
-	// module with a shared memory is walked once beforehand to find out.
-	if code != nil && slices.Contains(m.sharedMem, true) {
+	// The code is walked once beforehand: whether wait imports are needed
+	// (and so every index shift) depends on it, and so does which
+	// safepoints can be left out (elide.go).
+	if code != nil {
+		m.funcs = make([]funcInfo, m.numDefinedFuncs)
 		if _, err := m.rewriteCode(*code); err != nil {
 			return fmt.Errorf("%s section: %w", sectionName(secCode), err)
 		}
+		if !m.opt.everySafepoint {
+			m.planChecks()
+		}
+		m.funcs = nil
 	}
 	return nil
 }

@@ -1,0 +1,196 @@
+package instrument
+
+// Which safepoints can be left out. The guarantee to keep: every stretch of
+// guest execution without a safepoint is bounded by the module's structure.
+// A loop iteration passes its header's safepoint or, where that is elided,
+// a call of a checked function; every cycle of direct calls contains a
+// checked function; calls the rewrite cannot follow (call_indirect,
+// return_call_indirect, calls of imports, which may re-enter the guest
+// through its exports) are made only by checked functions. See doc.go,
+// "Where safepoints go", for the bound this gives.
+
+// maxUncheckedCost bounds the instructions one activation of an unchecked
+// function may run between two safepoints, its unchecked callees included:
+// without it, a chain of acyclic functions each calling the next k times
+// would run k^depth calls without a safepoint.
+const maxUncheckedCost = 1000
+
+// funcInfo is what the first walk of the code records per defined function.
+type funcInfo struct {
+	callees []uint32 // defined functions called directly (call, return_call), one per call site, original indices
+	opaque  bool     // has call_indirect, return_call_indirect, or calls an import
+	size    uint32   // instructions in the body
+}
+
+// called records a direct call of function idx (an original index).
+func (fs *funcState) called(m *module, idx uint32) {
+	if idx < m.numImportedFuncs || idx >= m.numFuncs {
+		fs.info.opaque = true // an import (the host), or invalid and refused later
+		return
+	}
+	fs.info.callees = append(fs.info.callees, idx-m.numImportedFuncs)
+}
+
+// entryCheck reports whether defined function i gets an entry safepoint.
+// Before the plan exists (the first walk) every function does.
+func (m *module) entryCheck(i uint32) bool {
+	return m.checked == nil || m.checked[i]
+}
+
+// calleeChecked reports whether a call of function idx (original index)
+// passes a safepoint: the callee is defined and has an entry check.
+func (m *module) calleeChecked(idx uint32) bool {
+	return m.checked != nil && idx >= m.numImportedFuncs && idx < m.numFuncs && m.checked[idx-m.numImportedFuncs]
+}
+
+// planChecks decides which defined functions get an entry safepoint, from
+// m.funcs: those that make opaque calls, those on a cycle of direct calls
+// among the rest (every member of a strongly connected component with more
+// than one function or a self-call), and those whose cost with their
+// unchecked callees would exceed maxUncheckedCost.
+func (m *module) planChecks() {
+	n := len(m.funcs)
+	checked := make([]bool, n)
+	for i, f := range m.funcs {
+		checked[i] = f.opaque
+	}
+	// Tarjan's algorithm over the unchecked functions. It completes each
+	// component after every component it calls into, so costs are
+	// computed callees first.
+	index := make([]int32, n) // 0: not visited; else visit order + 1
+	low := make([]int32, n)
+	onStack := make([]bool, n)
+	cost := make([]uint32, n)
+	var stack []uint32
+	next := int32(1)
+	var visit func(v uint32)
+	visit = func(v uint32) {
+		index[v], low[v] = next, next
+		next++
+		stack = append(stack, v)
+		onStack[v] = true
+		for _, w := range m.funcs[v].callees {
+			if checked[w] {
+				continue
+			}
+			if index[w] == 0 {
+				visit(w)
+				low[v] = min(low[v], low[w])
+			} else if onStack[w] {
+				low[v] = min(low[v], index[w])
+			}
+		}
+		if low[v] != index[v] {
+			return
+		}
+		top := len(stack) - 1
+		for stack[top] != v {
+			top--
+		}
+		members := stack[top:]
+		stack = stack[:top]
+		for _, w := range members {
+			onStack[w] = false
+		}
+		if len(members) > 1 || calls(m.funcs[v].callees, v) {
+			for _, w := range members {
+				checked[w] = true
+			}
+			return
+		}
+		c := uint64(m.funcs[v].size)
+		for _, w := range m.funcs[v].callees {
+			if !checked[w] {
+				c += uint64(cost[w])
+			}
+		}
+		if c > maxUncheckedCost {
+			checked[v] = true
+			return
+		}
+		cost[v] = uint32(c)
+	}
+	for v := range n {
+		if !checked[v] && index[v] == 0 {
+			visit(uint32(v))
+		}
+	}
+	m.checked = checked
+}
+
+func calls(callees []uint32, v uint32) bool {
+	for _, w := range callees {
+		if w == v {
+			return true
+		}
+	}
+	return false
+}
+
+// loopCheck reports whether the loop whose body r is at (just past the
+// block type) needs a safepoint after its header. It does not if every
+// iteration passes one before any branch: the body, read straight on
+// through blocks, reaches a call of a checked function or a nested loop
+// (whose header has a safepoint, or which passes a checked call the same
+// way) before any if, else, branch, return, tail call, unreachable or the
+// loop's end. Anything not decodable keeps the safepoint; the walk reports
+// the error.
+func (m *module) loopCheck(r reader) bool {
+	if m.checked == nil {
+		return true
+	}
+	depth := 0
+	for {
+		off := r.offset()
+		op, err := r.byte("")
+		if err != nil {
+			return true
+		}
+		imm := opImm[op]
+		switch op {
+		case opLoop:
+			return false
+		case opBlock:
+			if readBlockType(&r) != nil {
+				return true
+			}
+			depth++
+			continue
+		case opEnd:
+			if depth == 0 {
+				return true
+			}
+			depth--
+			continue
+		case opIf, opElse, opBr, opBrIf, opBrTable, 0x0f, opRetCall, opRetCallInd, 0x00:
+			return true
+		case opCall:
+			idx, err := r.u32("")
+			if err != nil {
+				return true
+			}
+			if m.calleeChecked(idx) {
+				return false
+			}
+			continue
+		}
+		if imm == immPrefix {
+			if _, imm, err = readSubOpcode(&r, op, off); err != nil {
+				return true
+			}
+		}
+		if imm == immInvalid || readImmediate(&r, immediateShape(imm)) != nil {
+			return true
+		}
+	}
+}
+
+// immediateShape maps the walker's special shapes to the plain shape of
+// their bytes.
+func immediateShape(imm uint8) uint8 {
+	switch imm {
+	case immFunc, immGlobal:
+		return immU32
+	}
+	return imm
+}
