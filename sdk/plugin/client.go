@@ -31,9 +31,10 @@ type LaunchOptions struct {
 	// start a binary that does not match.
 	SHA256 string
 
-	// AutoMTLS secures the connection with a certificate pair generated
-	// for this launch. The connection is a Unix socket owned by the
-	// current user either way.
+	// AutoMTLS secures go-plugin's gRPC connection (handshake, Hello,
+	// stdio) with a certificate pair generated for this launch; it is a
+	// Unix socket owned by the current user either way. The calls' socket
+	// pair has no path: no other process can reach it.
 	AutoMTLS bool
 
 	// CallTimeout bounds every call that waits for an answer; a plugin
