@@ -18,10 +18,10 @@
 //   - fuel: a mutable i32 global appended to the module and exported as
 //     Options.FuelExport. Each safepoint spends one unit.
 //   - safepoint: the instruction sequence
-//     "if (fuel) fuel-- else fuel = yield()", inserted at every function
-//     entry and right after every loop header. It neither consumes nor
-//     produces operands, so it is valid anywhere an instruction may start,
-//     including inside loops that carry parameters.
+//     "if (fuel) fuel-- else fuel = yield()", inserted at function entries
+//     and right after loop headers (see "Where safepoints go"). It neither
+//     consumes nor produces operands, so it is valid anywhere an
+//     instruction may start, including inside loops that carry parameters.
 //   - yield: the host function Options.ImportModule.Options.ImportName of
 //     type () -> i32, appended as the last import. The host may block,
 //     reschedule, or abort (e.g. panic with sys.ExitError in wazero) and
@@ -77,6 +77,41 @@
 // are checked against the bytes that remain before anything is allocated.
 // Features the runtime does not run (exception handling, GC, typed function
 // references, memory64, relaxed SIMD, imported memories) are rejected.
+//
+// # Where safepoints go
+//
+// The code is walked twice. The first walk records, per defined function,
+// its size in instructions, the functions it calls directly (call,
+// return_call) and whether it makes an opaque call: call_indirect,
+// return_call_indirect, or a call of an import (host code, which could
+// re-enter the guest through an export). From that, a function gets an
+// entry safepoint (is checked) if it makes an opaque call, if it is on a
+// cycle of direct calls among the other functions (a self-call or a
+// strongly connected component of more than one), or if its cost, its
+// size plus the costs of the unchecked functions it calls, one per call
+// site, exceeds maxUncheckedCost (1000) instructions. The second walk
+// writes the module: entry safepoints where planned, and a safepoint after
+// a loop header unless its body, read straight on through blocks, reaches
+// a call of a checked function or a nested loop before any if, else,
+// branch, return, tail call, unreachable or the loop's end: every
+// iteration then passes a safepoint anyway (a nested loop passes its own,
+// or elided one the same way). Options.everySafepoint (tests only) keeps a
+// safepoint at every entry and loop header.
+//
+// The bound. Take a stretch of guest execution between two safepoints.
+// In it, no activation branches back to a loop header without passing a
+// safepoint, so each activation runs its body forward, each instruction
+// at most once. A call of a checked function ends the stretch; an
+// unchecked callee, reached directly or through call_indirect, is acyclic
+// among the unchecked functions and runs at most 1000 instructions with
+// everything it calls. So one activation of f runs at most size(f) + 1000
+// instructions per call site of f in the stretch, and the stretch spans at
+// most the activations on the stack (returns resume their callers, which
+// run forward in the same way), whose depth the engine bounds (a stack
+// overflow traps). Host calls (imports) are bounded by the host. Before
+// elision the bound was the same with 0 for the 1000. A yield comes at
+// the latest after fuel such stretches, and the host calibrates the fuel
+// by time.
 //
 // # Why decode rather than scan
 //

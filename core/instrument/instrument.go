@@ -63,8 +63,9 @@ var (
 	ErrOptions = errors.New("invalid options")
 )
 
-// Instrument returns a rewritten copy of wasm with a fuel safepoint at every
-// function entry and loop header, the yield import and the exported fuel
+// Instrument returns a rewritten copy of wasm with a fuel safepoint at the
+// function entries and loop headers that need one for the guest to reach a
+// yield within a bound (doc.go, "Where safepoints go"), the yield import and the exported fuel
 // global added, memories capped, and memory.atomic.wait32/64 on a shared
 // memory turned into calls of the wait imports. wasm itself is not
 // modified.
