@@ -36,9 +36,11 @@ func reportPercentiles(b *testing.B, samples []time.Duration, unit string) {
 // the fuel makes a guest yield: about one yield per yieldInterval of its
 // run time when the calibration works.
 func BenchmarkSandbox(b *testing.B) {
-	for _, fn := range []struct{ name, body string }{{"echo", "hello"}, {"fib", "25"}, {"goecho", "hello"}} {
+	for _, fn := range []struct{ name, module, body string }{
+		{"echo", "echo", "hello"}, {"fib", "fib", "25"}, {"goecho", "goecho/goecho", "hello"},
+	} {
 		b.Run(fn.name, func(b *testing.B) {
-			ts := startServer(b, config.Runtime{Workers: 1, Preemption: true}, testRoute(b, "/"+fn.name, fn.name))
+			ts := startServer(b, config.Runtime{Workers: 1, Preemption: true}, testRoute(b, "/"+fn.name, fn.module))
 			rt := ts.tenants[0].routeMap()["/"+fn.name]
 			body := []byte(fn.body)
 			ctx := context.Background()

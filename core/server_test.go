@@ -199,7 +199,7 @@ func TestHTTPContract(t *testing.T) {
 		testRoute(t, "/fib", "fib"), testRoute(t, "/echo", "echo"), testRoute(t, "/hash", "hash"),
 		testRoute(t, "/trap", "trap"), testRoute(t, "/exit1", "exit1"), small, loop, grow, wait,
 		counterRoute(t, "/wait_results", "wait_results"), counterRoute(t, "/wait_unaligned", "wait_unaligned"),
-		counterRoute(t, "/tablegrow", "tablegrow"), testRoute(t, "/goecho", "goecho"))
+		counterRoute(t, "/tablegrow", "tablegrow"), testRoute(t, "/goecho", "goecho/goecho"))
 
 	sum := sha256.Sum256([]byte("hello"))
 	tests := []struct {

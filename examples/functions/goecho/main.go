@@ -1,7 +1,7 @@
 // Command goecho is the Go version of echo.c: it copies stdin to stdout.
 // A standard Go program, built for WASI preview 1:
 //
-//	cd goecho && GOOS=wasip1 GOARCH=wasm go build -trimpath -ldflags=-s -o ../goecho.wasm .
+//	GOOS=wasip1 GOARCH=wasm go build -trimpath -ldflags=-s -o goecho.wasm .
 //
 // It is the benchmarks' big module: 2+ MB, the Go runtime's start in every
 // request, and tens of thousands of data segments.
