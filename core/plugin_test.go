@@ -104,9 +104,9 @@ func TestPluginBimodal(t *testing.T) {
 }
 
 // TestPluginFaults: a plugin that hangs in GetNext, answers with a task it
-// does not hold, exits mid-call, or is killed from outside mid-load is
-// replaced by the fallback; every request gets exactly one 200, and no
-// plugin process is left behind.
+// does not hold, exits or panics mid-call, or is killed from outside
+// mid-load is replaced by the fallback; every request gets exactly one
+// 200, and no plugin process is left behind.
 func TestPluginFaults(t *testing.T) {
 	llf, testplugin := pluginBinaries(t)
 	for _, tc := range []struct {
@@ -117,6 +117,7 @@ func TestPluginFaults(t *testing.T) {
 		{"hang", pluginWithArgs(t, testplugin, "hang"), false},
 		{"unknown", pluginWithArgs(t, testplugin, "unknown"), false},
 		{"exit", pluginWithArgs(t, testplugin, "exit"), false},
+		{"panic", pluginWithArgs(t, testplugin, "panic"), false},
 		{"killed", llf, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
