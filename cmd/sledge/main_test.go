@@ -229,6 +229,7 @@ func TestCommands(t *testing.T) {
 		out, err string
 	}{
 		{[]string{"version"}, 0, "sledge ", ""},
+		{[]string{"validate", "--config", filepath.Join("..", "..", "core", "config", "reference.toml")}, 0, "reference.toml: ok", ""},
 		{[]string{"validate", "--config", badModules}, 1, "", `modules.toml:12: key "module": module demo/fib (notwasm.wasm): instrument: offset 0x0: not a WebAssembly binary`},
 		{[]string{"validate", "--config", badModules}, 1, "", `modules.toml:16: key "module": module demo/spin (rejected.wasm): instrument: code section: function 0: offset 0x2b: global index 1 out of range`},
 		{[]string{"policies"}, 0, "fifo", ""},
