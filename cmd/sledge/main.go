@@ -33,6 +33,7 @@ Usage:
   sledge serve    [--config F] [--workers N] [--policy P] [--quantum D]   serve HTTP requests
   sledge validate --config F                                              check a config file
   sledge policies [--config F]                                            list policies
+  sledge policy   init DIR [--name N] [--gosledge PATH]                  write a policy module of your own
   sledge bench    --workload W [--policies P,...] [--out DIR]             compare policies on a workload
   sledge sim      --workload W [--policies P,...] [--workers N] [--seed S]   the same, simulated in virtual time
   sledge compare  A/results.json B/results.json                           two reports side by side (bench vs sim)
@@ -57,6 +58,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = policies(rest, stdout, stderr)
 	case "bench":
 		err = benchCmd(rest, stdout, stderr)
+	case "policy":
+		err = policyCmd(rest, stdout, stderr)
 	case "sim":
 		err = simCmd(rest, stdout, stderr)
 	case "compare":
