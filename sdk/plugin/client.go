@@ -142,12 +142,13 @@ func Launch(ctx context.Context, name, path string, opts LaunchOptions) (*Client
 			cmd.ExtraFiles = []*os.File{linkFile} // linkFD in the plugin
 		}
 	}
+	hclog := newHCLogger(log, levelTrace)
 	cfg := &goplugin.ClientConfig{
 		HandshakeConfig:  handshake,
 		VersionedPlugins: pluginSets(nil),
 		Cmd:              cmd,
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
-		Logger:           newHCLogger(log, levelTrace),
+		Logger:           hclog,
 		SyncStdout:       &lineWriter{l: log, level: slog.LevelInfo, attrs: []any{"stream", "stdout"}},
 		SyncStderr:       &lineWriter{l: log, level: slog.LevelWarn, attrs: []any{"stream", "stderr"}},
 		StartTimeout:     opts.StartTimeout,
@@ -171,6 +172,7 @@ func Launch(ctx context.Context, name, path string, opts LaunchOptions) (*Client
 		}
 		return nil, fmt.Errorf("plugin %q (%s): %w", name, path, err)
 	}
+	hclog.started.Store(true)
 	log.Info("policy plugin started", "path", path, "policy", c.policy, "protocol", c.version, "link", c.linkName, "capabilities", c.caps.names())
 	return c, nil
 }

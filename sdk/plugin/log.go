@@ -7,6 +7,7 @@ import (
 	"log"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/go-hclog"
 )
@@ -18,11 +19,19 @@ type hcLogger struct {
 	l    *slog.Logger
 	min  slog.Level
 	name string
+	// started is set once the plugin has handshaken; shared by the
+	// loggers With and Named derive. Before it, go-plugin's "failed to
+	// exit gracefully" only means the process is being stopped after a
+	// failed start, which its own error already reports.
+	started *atomic.Bool
 }
 
-func newHCLogger(l *slog.Logger, min slog.Level) hclog.Logger {
-	return &hcLogger{l: l, min: min}
+func newHCLogger(l *slog.Logger, min slog.Level) *hcLogger {
+	return &hcLogger{l: l, min: min, started: new(atomic.Bool)}
 }
+
+// notStartedExit is go-plugin's message when it kills a plugin process.
+const notStartedExit = "plugin failed to exit gracefully"
 
 var _ hclog.Logger = (*hcLogger)(nil)
 
@@ -51,6 +60,9 @@ func (h *hcLogger) Log(level hclog.Level, msg string, args ...any) {
 		return
 	}
 	l := toSlog(level)
+	if msg == notStartedExit && !h.started.Load() {
+		l, msg = slog.LevelDebug, "plugin process stopped after a failed start"
+	}
 	if !h.enabled(l) {
 		return
 	}
@@ -77,14 +89,14 @@ func (h *hcLogger) Name() string                  { return h.name }
 func (h *hcLogger) SetLevel(hclog.Level)          {}
 
 func (h *hcLogger) With(args ...any) hclog.Logger {
-	return &hcLogger{l: h.l.With(args...), min: h.min, name: h.name}
+	return &hcLogger{l: h.l.With(args...), min: h.min, name: h.name, started: h.started}
 }
 
 // Named and ResetNamed keep the slog logger's attributes (the plugin's
 // name): go-plugin names sub-loggers after the binary, which adds nothing.
 func (h *hcLogger) Named(name string) hclog.Logger { return h.ResetNamed(name) }
 func (h *hcLogger) ResetNamed(name string) hclog.Logger {
-	return &hcLogger{l: h.l, min: h.min, name: name}
+	return &hcLogger{l: h.l, min: h.min, name: name, started: h.started}
 }
 
 // GetLevel is the lowest level that would be logged; go-plugin skips
