@@ -265,6 +265,14 @@ func (m *module) walk(r *reader, out []byte, fs *funcState) ([]byte, error) {
 				fs.info.opaque = true
 			}
 		}
+		if op == opCallInd || op == opRetCallInd {
+			// The appended types follow the module's own: an index past
+			// them must stay invalid, not land on the yield's type.
+			peek := *r
+			if ti, err := peek.u32("type index"); err == nil && ti >= m.numTypes {
+				return nil, failAt(r.offset(), ErrMalformed, "call_indirect: type index %d out of range (module has %d types)", ti, m.numTypes)
+			}
+		}
 		switch opImm[op] {
 		case immInvalid:
 			return nil, failAt(off, ErrUnknownOpcode, "unknown or unsupported opcode 0x%02x", op)
@@ -276,7 +284,7 @@ func (m *module) walk(r *reader, out []byte, fs *funcState) ([]byte, error) {
 				depth--
 			}
 		case immBlock:
-			if err := readBlockType(r); err != nil {
+			if err := readBlockType(r, m.numTypes); err != nil {
 				return nil, err
 			}
 			depth++
@@ -489,8 +497,8 @@ func readMemarg(r *reader) (mem uint32, offset uint64, err error) {
 }
 
 // readBlockType reads an empty block type, a value type, or a non-negative
-// s33 type index.
-func readBlockType(r *reader) error {
+// s33 type index, which must be one of the module's types.
+func readBlockType(r *reader, types uint32) error {
 	off := r.offset()
 	if r.done() {
 		return r.truncated("block type")
@@ -506,6 +514,9 @@ func readBlockType(r *reader) error {
 	}
 	if v < 0 {
 		return failAt(off, ErrUnsupported, "block type 0x%02x is not supported", r.buf[off-r.base])
+	}
+	if v >= int64(types) {
+		return failAt(off, ErrMalformed, "block type index %d out of range (module has %d types)", v, types)
 	}
 	return nil
 }

@@ -151,7 +151,7 @@ func (m *module) loopCheck(r reader) bool {
 		case opLoop:
 			return false
 		case opBlock:
-			if readBlockType(&r) != nil {
+			if readBlockType(&r, m.numTypes) != nil {
 				return true
 			}
 			depth++

@@ -252,9 +252,21 @@ func instrument(wasm []byte, opt Options) ([]byte, error) {
 		}
 		return nil
 	}
+	// Custom sections after the last known one (a trailing "name") stay
+	// last: what is missing goes before them, not after.
+	lastKnown := -1
 	for i, s := range secs {
 		if s.id != secCustom {
-			if err := emitMissingBefore(sectionRank[s.id]); err != nil {
+			lastKnown = i
+		}
+	}
+	for i, s := range secs {
+		rank := len(sectionRank) + 1
+		if s.id != secCustom {
+			rank = sectionRank[s.id]
+		}
+		if s.id != secCustom || i > lastKnown {
+			if err := emitMissingBefore(rank); err != nil {
 				return nil, err
 			}
 		}

@@ -372,8 +372,12 @@ func (m *module) rewriteImports(s section) ([]byte, error) {
 		}
 		switch kind {
 		case 0x00: // function
-			if _, err := r.u32("import type index"); err != nil {
+			ti, err := r.u32("import type index")
+			if err != nil {
 				return nil, err
+			}
+			if ti >= m.numTypes {
+				return nil, failAt(off, ErrMalformed, "import %d (%q %q): type index %d out of range (module has %d types)", i, mod, name, ti, m.numTypes)
 			}
 			funcs++
 		case 0x01: // table
@@ -428,8 +432,13 @@ func (m *module) analyzeFunctions(s section) error {
 		return err
 	}
 	for i := uint32(0); i < n; i++ {
-		if _, err := r.u32("function type index"); err != nil {
+		off := r.offset()
+		ti, err := r.u32("function type index")
+		if err != nil {
 			return err
+		}
+		if ti >= m.numTypes {
+			return failAt(off, ErrMalformed, "function %d: type index %d out of range (module has %d types)", i, ti, m.numTypes)
 		}
 	}
 	m.numDefinedFuncs = n
