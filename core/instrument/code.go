@@ -207,9 +207,15 @@ func (m *module) rewriteBody(r *reader, out []byte, fs *funcState, entry bool) (
 	if err != nil {
 		return nil, err
 	}
+	var locals uint64
 	for i := uint32(0); i < n; i++ {
-		if _, err := r.u32("local count"); err != nil {
+		off := r.offset()
+		c, err := r.u32("local count")
+		if err != nil {
 			return nil, err
+		}
+		if locals += uint64(c); locals > uint64(m.opt.MaxLocals) {
+			return nil, failAt(off, ErrTooLarge, "%d locals or more declared, past the limit of %d", locals, m.opt.MaxLocals)
 		}
 		if err := readValType(r); err != nil {
 			return nil, err

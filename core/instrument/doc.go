@@ -67,7 +67,11 @@
 // non-canonical LEB128 encodings survive. Memories may be capped through
 // Options.MaxMemoryPages; the shared flag is kept. Tables may be capped
 // through Options.MaxTableElements (a table.grow is one instruction that
-// allocates in the host, so an uncapped one could run for seconds).
+// allocates in the host, so an uncapped one could run for seconds). A
+// module declaring more locals per function, functions or data segments
+// than Options allow (by default V8's limits) is refused with ErrTooLarge
+// before anything compiles it: 10^8 locals took wazero seconds and
+// gigabytes to compile.
 //
 // Security: the fuel global must be unreachable from guest code, so any
 // global index at or beyond the module's own global count (in code, in

@@ -19,6 +19,15 @@ type Options struct {
 	// MaxTableElements: 0 leaves table limits as they are; else caps every
 	// defined table (a table minimum above it is ErrTableLimit).
 	MaxTableElements uint32
+	// Limits on what would make compiling the module take the host down
+	// (ErrTooLarge past them): locals declared by one function (a body
+	// declaring 10^8 locals took wazero 4.8 s and 3 GiB to compile),
+	// functions (imported and defined), and data segments. 0 takes the
+	// default beside each, the limits V8 enforces, which real modules
+	// stay far below.
+	MaxLocals       uint32 // default DefaultMaxLocals
+	MaxFunctions    uint32 // default DefaultMaxFunctions
+	MaxDataSegments uint32 // default DefaultMaxDataSegments
 
 	// everySafepoint puts a safepoint at every function entry and loop
 	// header, as before elision (elide.go); for tests and benchmarks.
@@ -33,6 +42,10 @@ const (
 	DefaultWait64Name   = "wait64"
 	DefaultFuelExport   = "__gosledge_fuel"
 	DefaultInitialFuel  = 10000
+
+	DefaultMaxLocals       = 50_000
+	DefaultMaxFunctions    = 1_000_000
+	DefaultMaxDataSegments = 100_000
 )
 
 // maxPages is the number of 64 KiB pages a 32-bit memory can address.
@@ -56,6 +69,9 @@ var (
 	ErrMemoryLimit = errors.New("memory limit exceeded")
 	// ErrTableLimit: a table's minimum exceeds Options.MaxTableElements.
 	ErrTableLimit = errors.New("table limit exceeded")
+	// ErrTooLarge: more locals, functions or data segments than Options
+	// allow.
+	ErrTooLarge = errors.New("module too large")
 	// ErrConflict: the module already imports from Options.ImportModule or
 	// exports Options.FuelExport.
 	ErrConflict = errors.New("name conflict with instrumentation")
@@ -99,6 +115,15 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.InitialFuel == 0 {
 		o.InitialFuel = DefaultInitialFuel
+	}
+	if o.MaxLocals == 0 {
+		o.MaxLocals = DefaultMaxLocals
+	}
+	if o.MaxFunctions == 0 {
+		o.MaxFunctions = DefaultMaxFunctions
+	}
+	if o.MaxDataSegments == 0 {
+		o.MaxDataSegments = DefaultMaxDataSegments
 	}
 	for _, s := range []string{o.ImportModule, o.ImportName, o.Wait32Name, o.Wait64Name, o.FuelExport} {
 		if !utf8.ValidString(s) {

@@ -442,6 +442,9 @@ func (m *module) analyzeFunctions(s section) error {
 		}
 	}
 	m.numDefinedFuncs = n
+	if total := uint64(m.numImportedFuncs) + uint64(n); total > uint64(m.opt.MaxFunctions) {
+		return failAt(s.start, ErrTooLarge, "%d functions, past the limit of %d", total, m.opt.MaxFunctions)
+	}
 	return endOfSection(r)
 }
 
@@ -718,12 +721,15 @@ func (m *module) rewriteElement(r *reader, out []byte) ([]byte, error) {
 
 // rewriteData checks the offset expressions of active data segments.
 func (m *module) rewriteData(s section) ([]byte, error) {
-	if m.mergedData != nil {
+	if m.mergedData != nil && uint32(len(m.mergedData)) <= m.opt.MaxDataSegments {
 		return mergeData(m.mergedData), nil // constant offsets only: nothing to remap
 	}
 	r, n, err := vecHeader(s, 2, "data segment")
 	if err != nil {
 		return nil, err
+	}
+	if n > m.opt.MaxDataSegments {
+		return nil, failAt(s.start, ErrTooLarge, "%d data segments, past the limit of %d", n, m.opt.MaxDataSegments)
 	}
 	out := make([]byte, 0, len(s.payload))
 	out = append(out, s.payload[:r.pos]...)
