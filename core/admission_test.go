@@ -10,24 +10,6 @@ import (
 	"github.com/gosledge/gosledge/core/config"
 )
 
-func TestAdmissionCost(t *testing.T) {
-	tests := []struct {
-		estimate, deadline time.Duration
-		want               int64
-	}{
-		{time.Millisecond, 10 * time.Millisecond, 100_000},
-		{500 * time.Millisecond, time.Second, 500_000},
-		{2 * time.Second, time.Second, 2_000_000},
-		{time.Nanosecond, time.Hour, 1}, // never free
-		{time.Millisecond, 0, costUnit},
-	}
-	for _, tt := range tests {
-		if got := admissionCost(tt.estimate, tt.deadline); got != tt.want {
-			t.Errorf("admissionCost(%v, %v) = %d, want %d", tt.estimate, tt.deadline, got, tt.want)
-		}
-	}
-}
-
 // TestAdmissionRefuses: on one worker with 20% headroom, a request that
 // needs half a worker is admitted, a second is refused with 429 while the
 // first runs, and admitted again once it is done.
@@ -50,7 +32,7 @@ func TestAdmissionRefuses(t *testing.T) {
 	if status, _ := ts.do(t, "POST", "/spin", "1"); status != 200 {
 		t.Errorf("after the first finished = %d, want 200", status)
 	}
-	assertNoAdmittedCost(t, ts.Server)
+	assertIdle(t, ts.Server)
 }
 
 // TestAdmissionNoLeak sends a random mix of requests that succeed, trap,
@@ -98,14 +80,5 @@ func TestAdmissionNoLeak(t *testing.T) {
 		}
 	}
 	t.Logf("statuses: %v", fmt.Sprint(seen))
-	assertNoAdmittedCost(t, ts.Server)
-}
-
-func assertNoAdmittedCost(t *testing.T, s *Server) {
-	t.Helper()
-	s.sched.mu.Lock()
-	defer s.sched.mu.Unlock()
-	if got := s.sched.admission.admitted; got != 0 {
-		t.Errorf("admitted cost %d after every request ended, want 0", got)
-	}
+	assertIdle(t, ts.Server)
 }

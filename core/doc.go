@@ -18,21 +18,25 @@
 //   - quantum: how long a sandbox may hold a worker before the policy is
 //     asked (OnInterrupt) whether another should run.
 //
-// Design. There is no dispatcher goroutine. Every scheduling decision is
-// taken, under one scheduler mutex, on the goroutine of the sandbox whose
-// event causes it: a request arrives (submit), a sandbox yields past its
-// quantum (interrupt), blocks in a host call (block/unblock), or finishes
-// (finish). A sandbox that must wait for a worker parks on its own wake
-// channel; whoever frees a worker asks the policy for the next sandbox and
-// sends the worker on that sandbox's channel. So a preempted sandbox is
+// Design. The scheduling protocol is core/dispatch, a state machine with
+// no goroutines, channels or clock: events in (Arrive, Interrupt, Block,
+// Wake, Finish, Cancel), actions out (Grant, Raise, Answer). scheduler.go
+// is its shell: every event is fed, under one scheduler mutex and on the
+// server clock, from the goroutine of the sandbox that causes it: a
+// request arrives (submit), a sandbox yields past its quantum (interrupt),
+// blocks in a host call (block/unblock), or finishes (finish). The shell
+// carries the actions out: a Grant is a send on the sandbox's own wake
+// channel, where a waiting sandbox is parked; a Raise sets the worker's
+// preempt flag and empties its sandbox's fuel; an Answer (dropped late,
+// shed) sends the verdict instead of a worker. So a preempted sandbox is
 // simply a goroutine parked inside yield, with its Wasm stack intact, and
 // resuming it is a channel send. The quantum needs no timer: yield
-// compares the clock with the start of the slice and asks the policy. An
-// arrival that the policy says should preempt (WouldPreempt) sets the
-// victim worker's preempt flag and empties its sandbox's fuel. Timers
-// could not be relied on anyway: Go cannot preempt Wasm, so a timer (or a
-// GC stop-the-world) may wait until a sandbox enters Go, which only its
-// own fuel guarantees.
+// compares the clock with the start of the slice and calls interrupt.
+// Timers could not be relied on anyway: Go cannot preempt Wasm, so a timer
+// (or a GC stop-the-world) may wait until a sandbox enters Go, which only
+// its own fuel guarantees. A faulty plugin policy is ejected by the
+// dispatcher's failover decorator; guard.go stops the plugin and keeps the
+// record (Server.Fallbacks).
 //
 // Kills (route timeout, client gone, shutdown) set the sandbox's kill
 // reason; a running sandbox unwinds at its next safepoint by panicking with
@@ -41,7 +45,8 @@
 // about 15× on loops.
 //
 // Reading order for one request: listener.go (ServeHTTP) → sandbox.go
-// (run, yield) → scheduler.go (submit, await, interrupt, finish) →
+// (run, yield, sleep) → scheduler.go (submit, await, interrupt, block,
+// finish) → dispatch/doc.go and dispatch/dispatch.go (the decisions) →
 // engine.go (the wazero runtime and compiled modules) → state.go (the
 // lifecycle table).
 //

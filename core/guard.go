@@ -1,9 +1,7 @@
 package core
 
 import (
-	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -11,15 +9,19 @@ import (
 	"time"
 
 	"github.com/gosledge/gosledge/core/config"
+	"github.com/gosledge/gosledge/core/dispatch"
 	"github.com/gosledge/gosledge/sdk"
 	"github.com/gosledge/gosledge/sdk/plugin"
 )
 
 // A faulty policy is replaced, like sched_ext ejects a stalled BPF
-// scheduler: an out-of-process plugin that answers with a task it does not
-// hold, stalls past plugin_timeout, errors, panics or exits is replaced by
-// the built-in fallback policy, which is handed every queued task. Running
-// sandboxes keep running; their later notifications go to the fallback.
+// scheduler: an out-of-process or Wasm plugin that answers with a task it
+// does not hold, stalls past plugin_timeout, errors, panics or exits is
+// replaced by the built-in fallback policy, which is handed every queued
+// task. Running sandboxes keep running; their later notifications go to
+// the fallback. The dispatcher's failover decorator notices the fault
+// (core/dispatch/failover.go); what is left here is what a server adds:
+// stopping the plugin, the metric and the record for Server.Fallbacks.
 
 // pluginGuard is what the scheduler knows of a policy that can fail.
 type pluginGuard struct {
@@ -27,10 +29,6 @@ type pluginGuard struct {
 	err      func() error // the plugin's first fault, or nil
 	kill     func()       // stops the plugin process
 	fallback func() (sdk.Policy, error)
-	// ejected, if set, is told of the ejection, under the scheduler lock.
-	ejected func(Fallback)
-	// decisions counts the plugin's answers found sound (lock).
-	decisions uint64
 }
 
 // Fallback records the ejection of a failed policy plugin, so that what
@@ -49,76 +47,31 @@ type Fallback struct {
 	Requests uint64
 }
 
-var errUnheldTask = errors.New("answered with a task it does not hold")
-
-// setPolicyLocked installs p and derives its optional capabilities.
-func (s *scheduler) setPolicyLocked(p sdk.Policy) {
-	s.policy = p
-	s.charger, _ = p.(sdk.Charger)
-	s.admitter, _ = p.(sdk.Admitter)
-	s.shedder, _ = p.(sdk.Shedder)
-}
-
-// faultedLocked reports whether the policy (a plugin) has failed, and if
-// so replaces it with the fallback. Callers retry their question when it
-// returns true. For a built-in it is a nil check.
-func (s *scheduler) faultedLocked() bool {
-	if s.guard == nil {
-		return false
+// dispatchGuard is g as the dispatcher's failover decorator sees it. Its
+// hooks run under the scheduler lock, inside the event that found the
+// fault.
+func (s *scheduler) dispatchGuard(g *pluginGuard) *dispatch.Guard {
+	return &dispatch.Guard{
+		Name: g.name,
+		Err:  g.err,
+		Fallback: func() (sdk.Policy, error) {
+			p, err := g.fallback()
+			if err == nil {
+				s.policy = p
+			}
+			return p, err
+		},
+		Ejected: func(fb dispatch.Fallback) {
+			s.guard = nil
+			if s.metrics != nil {
+				s.metrics.fallbacks.Inc()
+			}
+			if s.onFallback != nil {
+				s.onFallback(Fallback{Time: time.Now(), Plugin: fb.Plugin, To: fb.To, Cause: fb.Cause, Decisions: fb.Decisions})
+			}
+			go g.kill() // may wait for the process to exit; not under the lock
+		},
 	}
-	err := s.guard.err()
-	if err == nil {
-		s.guard.decisions++
-		return false
-	}
-	s.ejectLocked(err)
-	return true
-}
-
-// ejectLocked replaces a failed plugin policy with the fallback and gives
-// it every queued task, oldest first.
-func (s *scheduler) ejectLocked(cause error) {
-	g := s.guard
-	s.guard = nil
-	next, err := g.fallback()
-	if err != nil {
-		// The fallback is a built-in checked at start; this cannot fail.
-		panic(fmt.Sprintf("policy fallback: %v", err))
-	}
-	s.log.Error("policy plugin failed; falling back", "plugin", g.name, "err", cause,
-		"fallback", next.Name(), "queued", len(s.queued))
-	if s.metrics != nil {
-		s.metrics.fallbacks.Inc()
-	}
-	if g.ejected != nil {
-		g.ejected(Fallback{Time: time.Now(), Plugin: g.name, To: next.Name(), Cause: cause, Decisions: g.decisions})
-	}
-	go g.kill() // may wait for the process to exit; not under the lock
-	s.setPolicyLocked(next)
-	queued := make([]*Sandbox, 0, len(s.queued))
-	for _, sb := range s.queued {
-		queued = append(queued, sb)
-	}
-	slices.SortFunc(queued, func(a, b *Sandbox) int { return cmp.Compare(a.task.ID, b.task.ID) })
-	for _, sb := range queued {
-		why := sdk.Arrived
-		if sb.started {
-			why = sdk.Preempted
-		}
-		s.policy.Enqueue(sb.task, why)
-	}
-}
-
-// faultLocked records a fault the core itself detected in a plugin's
-// answer and ejects it; for a built-in it only logs (the conformance
-// suite keeps built-ins from doing this).
-func (s *scheduler) faultLocked(cause error) bool {
-	if s.guard == nil {
-		s.log.Error("policy fault", "policy", s.policy.Name(), "err", cause)
-		return false
-	}
-	s.ejectLocked(cause)
-	return true
 }
 
 // PluginInfo is what a [[plugin]] says of itself when it starts.

@@ -48,14 +48,16 @@ func TestPolicyFallback(t *testing.T) {
 			ts := startServer(t, config.Runtime{Workers: 1, Preemption: true}, testRoute(t, "/fib", "fib"), testRoute(t, "/spin", "spin"))
 			bad := &flaky{FIFO: fifo.New(), mode: mode, n: 5}
 			ts.sched.mu.Lock()
-			ts.sched.setPolicyLocked(bad)
-			ts.sched.guard = &pluginGuard{
+			err := ts.sched.install(bad, &pluginGuard{
 				name:     "flaky",
 				err:      func() error { return bad.err },
 				kill:     func() {},
 				fallback: func() (sdk.Policy, error) { return fifo.New(), nil },
-			}
+			})
 			ts.sched.mu.Unlock()
+			if err != nil {
+				t.Fatal(err)
+			}
 
 			var wg sync.WaitGroup
 			wg.Add(1)
@@ -79,7 +81,7 @@ func TestPolicyFallback(t *testing.T) {
 			}
 			wg.Wait()
 			ts.sched.mu.Lock()
-			name, guarded := ts.sched.policy.Name(), ts.sched.guard != nil
+			name, guarded := ts.sched.d.Policy().Name(), ts.sched.d.Guarded()
 			ts.sched.mu.Unlock()
 			if guarded || name != fifo.Name {
 				t.Errorf("after the fault: policy %s, still guarded %v; want the fallback", name, guarded)

@@ -105,8 +105,9 @@ func (c policyCollector) Collect(ch chan<- prometheus.Metric) {
 	sched := c.s.sched
 	sched.mu.Lock()
 	var gauges []sdk.Gauge
-	name := sched.policy.Name()
-	if r, ok := sched.policy.(sdk.Reporter); ok {
+	p := sched.d.Policy()
+	name := p.Name()
+	if r, ok := p.(sdk.Reporter); ok {
 		gauges = r.Report(sched.now())
 	}
 	sched.mu.Unlock()

@@ -63,7 +63,7 @@ func waitQueued(t testing.TB, s *Server, n int) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 		s.sched.mu.Lock()
-		q := len(s.sched.queued)
+		q := s.sched.d.Queued()
 		s.sched.mu.Unlock()
 		if q >= n {
 			return

@@ -54,12 +54,6 @@ var (
 	errKilledCanceled = errors.New("killed: the client went away")
 )
 
-// Verdicts sent on a sandbox's wake channel instead of a worker.
-const (
-	dropped sdk.WorkerID = -1 // its deadline passed before it started: 408
-	shed    sdk.WorkerID = -2 // the policy gave it up: 409
-)
-
 // Sandbox is one request's execution: its task as the policy sees it, its
 // lifecycle clock, and the goroutine (the caller of run) that executes it.
 // Fields marked "lock" are guarded by the scheduler mutex; the others
@@ -69,20 +63,19 @@ type Sandbox struct {
 	body  []byte
 	args  []string
 
+	// task is what the dispatcher was given on arrival; its Ran and Class
+	// are the dispatcher's (copied back when the sandbox leaves it).
 	task       sdk.Task      // lock
 	clock      StateClock    // lock
 	worker     sdk.WorkerID  // lock; read by own goroutine after a grant
-	sliceStart time.Duration // lock: start of the current quantum
-	runStart   time.Duration // lock: start of the current stretch in Running
-	switchDue  time.Duration // lock: see grantLocked
+	sliceStart time.Duration // lock; read by own goroutine: start of the current quantum
+	switchDue  time.Duration // lock: the Due of its last grant (switch delay), or -1
 	preempted  int           // own goroutine: times it gave its worker away
-	started    bool          // lock: it has held a worker at least once
-	cost       int64         // lock: admission cost to return when it leaves
 	holding    bool          // own goroutine: it holds a worker now
 
-	wake   chan sdk.WorkerID // a worker grant
-	kill   atomic.Int32      // kill reason; any goroutine
-	killed chan struct{}     // closed when kill is first set
+	wake   chan wakeup   // a worker grant, or the verdict that it leaves without one
+	kill   atomic.Int32  // kill reason; any goroutine
+	killed chan struct{} // closed when kill is first set
 	once   sync.Once
 
 	yields      int // own goroutine: calls into yield
@@ -124,7 +117,7 @@ func newSandbox(r *route, id sdk.TaskID, now time.Duration, body []byte, args []
 		},
 		clock:  NewStateClock(now),
 		fuel:   initialFuel,
-		wake:   make(chan sdk.WorkerID, 1),
+		wake:   make(chan wakeup, 1),
 		killed: make(chan struct{}),
 	}
 	r.srv.states[StateInitialized].Add(1)
@@ -148,16 +141,6 @@ func (sb *Sandbox) to(s State, now time.Duration) {
 }
 
 func (sb *Sandbox) state() State { return sb.clock.State() }
-
-// taskAt returns the task with Ran including the current running stretch.
-// Caller holds the lock.
-func (sb *Sandbox) taskAt(now time.Duration) sdk.Task {
-	t := sb.task
-	if sb.clock.State() == StateRunning {
-		t.Ran += now - sb.runStart
-	}
-	return t
-}
 
 // Kill asks the sandbox to stop with reason; it takes effect at its next
 // safepoint, or at once if it is waiting for a worker.

@@ -7,37 +7,38 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gosledge/gosledge/core/dispatch"
 	"github.com/gosledge/gosledge/sdk"
 )
 
-// scheduler hands workers to sandboxes as the policy decides. It has no
-// goroutines of its own: a worker is a slot, and every decision is made on
-// the goroutine of the sandbox that arrives, yields, blocks or finishes.
-// One mutex serialises the policy and the slots.
+// scheduler is the runtime's shell over core/dispatch, which decides
+// everything (admission, the queue limit, shedding, dropping late work,
+// charging, preemption, failover). The shell feeds it events from the
+// sandboxes' own goroutines, under one mutex and on the server clock, and
+// carries its actions out: a Grant is a send on the sandbox's wake
+// channel, a Raise a fuel hint, an Answer a verdict on that channel. What
+// stays here is what only a real runtime has: the mutex, the clock, the
+// channels, the lifecycle states and the switch-delay figures.
 type scheduler struct {
 	now        func() time.Duration
 	quantum    time.Duration
 	preemption bool
-	maxQueue   int // 0: unbounded
-	log        *slog.Logger
-	metrics    *metrics
+	metrics    *metrics       // nil in tests that build a scheduler alone
+	onFallback func(Fallback) // told of an ejection (Server.recordFallback)
 
-	// preempt[w] asks the sandbox on worker w to consult OnInterrupt at its
-	// next safepoint, before its quantum is up (set on arrival when
-	// WouldPreempt says so). Read lock-free on the yield hot path.
+	// preempt[w] asks the sandbox on worker w to call interrupt at its
+	// next safepoint, before its quantum is up (set by a Raise). Read
+	// lock-free on the yield hot path.
 	preempt []atomic.Bool
 
 	mu        sync.Mutex
-	policy    sdk.Policy
-	charger   sdk.Charger             // policy as a Charger, or nil
-	admitter  sdk.Admitter            // policy as an Admitter, or nil
-	shedder   sdk.Shedder             // policy as a Shedder, or nil
-	admission *admission              // the core's admission test, or nil
-	guard     *pluginGuard            // set while the policy is a plugin
-	running   []*Sandbox              // per worker; nil when idle
-	queued    map[sdk.TaskID]*Sandbox // sandboxes the policy holds
-	stats     schedStats
-	recording atomic.Bool // stats' slices are being filled (tests, benchmarks)
+	cfg       dispatch.Config // without Policy and Guard (install)
+	d         *dispatch.Dispatcher
+	policy    sdk.Policy              // the policy in charge: the configured one or its fallback
+	guard     *pluginGuard            // while a plugin is in charge; nil for a built-in or once ejected
+	sandboxes map[sdk.TaskID]*Sandbox // admitted and not yet left the dispatcher
+	stats     schedStats              // the shell's own; the dispatcher's are merged by snapshot
+	recording atomic.Bool             // stats' slices are being filled (tests, benchmarks)
 }
 
 // schedStats are counters read by tests and benchmarks.
@@ -56,210 +57,133 @@ type schedStats struct {
 	Events []string
 }
 
-func newScheduler(p sdk.Policy, workers int, quantum time.Duration, preemption bool, now func() time.Duration, log *slog.Logger) *scheduler {
+// schedConfig sets up a scheduler.
+type schedConfig struct {
+	Workers    int
+	Quantum    time.Duration
+	Preemption bool
+	MaxQueue   int     // 0: unbounded
+	Admission  bool    // the core's utilisation test, for a policy that is no sdk.Admitter
+	Headroom   float64 // of the utilisation test
+	Policy     sdk.Policy
+	Guard      *pluginGuard // nil for a built-in
+	Now        func() time.Duration
+	Log        *slog.Logger
+	Metrics    *metrics
+	OnFallback func(Fallback)
+}
+
+func newScheduler(c schedConfig) (*scheduler, error) {
 	s := &scheduler{
-		now:        now,
-		quantum:    quantum,
-		preemption: preemption,
-		log:        log,
-		preempt:    make([]atomic.Bool, workers),
-		policy:     p,
-		running:    make([]*Sandbox, workers),
-		queued:     map[sdk.TaskID]*Sandbox{},
+		now:        c.Now,
+		quantum:    c.Quantum,
+		preemption: c.Preemption,
+		metrics:    c.Metrics,
+		onFallback: c.OnFallback,
+		preempt:    make([]atomic.Bool, c.Workers),
+		sandboxes:  map[sdk.TaskID]*Sandbox{},
+		cfg: dispatch.Config{
+			Workers:    c.Workers,
+			Quantum:    c.Quantum,
+			Preemption: c.Preemption,
+			MaxQueue:   c.MaxQueue,
+			Admission:  c.Admission,
+			Headroom:   c.Headroom,
+			Log:        c.Log,
+		},
 	}
-	s.setPolicyLocked(p)
-	return s
+	if c.Metrics != nil {
+		s.cfg.Timer = decisionTimer{now: c.Now, m: c.Metrics}
+	}
+	if err := s.install(c.Policy, c.Guard); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// install gives the scheduler a fresh dispatcher over p, guarded by g (nil
+// for a built-in). Nothing may be in flight; the caller holds the lock or
+// owns the scheduler alone.
+func (s *scheduler) install(p sdk.Policy, g *pluginGuard) error {
+	cfg := s.cfg
+	cfg.Policy = p
+	if g != nil {
+		cfg.Guard = s.dispatchGuard(g)
+	}
+	d, err := dispatch.New(cfg)
+	if err != nil {
+		return fmt.Errorf("scheduler: %w", err)
+	}
+	s.d, s.policy, s.guard = d, p, g
+	return nil
+}
+
+// decisionTimer feeds policy_decision_seconds from the dispatcher's
+// GetNext calls, on the server clock.
+type decisionTimer struct {
+	now func() time.Duration
+	m   *metrics
+}
+
+func (t decisionTimer) Start() time.Duration { return t.now() }
+
+func (t decisionTimer) Stop(start time.Duration) {
+	t.m.decisions.Observe((t.now() - start).Seconds())
+}
+
+// apply carries out the dispatcher's actions, in order; the caller holds
+// the lock.
+func (s *scheduler) apply(acts []dispatch.Action, now time.Duration) {
+	for _, a := range acts {
+		sb := s.sandboxes[a.ID]
+		switch a.Kind {
+		case dispatch.Grant:
+			s.preempt[a.Worker].Store(false)
+			sb.worker, sb.sliceStart, sb.switchDue = a.Worker, now, a.Due
+			sb.to(StateRunning, now)
+			sb.wake <- wakeup{worker: a.Worker} // buffered: at most one per wait
+		case dispatch.Raise:
+			s.preempt[a.Worker].Store(true)
+			sb.raise()
+		case dispatch.Answer: // dropped or shed; refusals are answered by submit
+			delete(s.sandboxes, a.ID)
+			sb.to(StateError, now)
+			sb.wake <- wakeup{verdict: a.Verdict}
+		}
+	}
 }
 
 // submit makes a new sandbox runnable and starts it on an idle worker, or
-// asks a busy one to preempt if the policy wants that. It returns
-// errQueueFull or errRefused, with sb in Error, if sb may not enter.
+// raises a busy one if the policy wants that. It returns errQueueFull or
+// errRefused, with sb in Error, if sb may not enter.
 func (s *scheduler) submit(sb *Sandbox) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
-	if s.maxQueue > 0 && len(s.queued) >= s.maxQueue {
-		sb.to(StateError, now)
-		return errQueueFull
-	}
-	if !s.admitLocked(sb, now) {
-		sb.to(StateError, now)
-		return errRefused
+	acts := s.d.Arrive(now, sb.task, sb.route.dropLate)
+	if len(acts) > 0 && acts[0].Kind == dispatch.Answer && acts[0].ID == sb.task.ID {
+		switch acts[0].Verdict {
+		case dispatch.QueueFull:
+			sb.to(StateError, now)
+			return errQueueFull
+		case dispatch.Refused:
+			sb.to(StateError, now)
+			return errRefused
+		}
 	}
 	sb.to(StateRunnable, now)
+	s.sandboxes[sb.task.ID] = sb
 	if s.recording.Load() {
 		s.stats.Events = append(s.stats.Events, "+"+sb.task.Route)
 	}
-	s.enqueueLocked(sb, sdk.Arrived, now)
-	s.shedLocked(now)
-	s.kickLocked(sb, now)
+	s.apply(acts, now)
 	return nil
 }
 
-// admitLocked applies admission control: the policy's own (sdk.Admitter)
-// or, when runtime.admission is on, the core's utilisation test.
-func (s *scheduler) admitLocked(sb *Sandbox, now time.Duration) bool {
-	if s.admitter != nil {
-		class, ok := s.admitter.Admit(sb.task, now)
-		if s.faultedLocked() {
-			return s.admitLocked(sb, now)
-		}
-		sb.task.Class = class
-		return ok
-	}
-	if s.admission == nil {
-		return true
-	}
-	cost := admissionCost(sb.task.Expected, sb.task.Deadline-sb.task.Arrival)
-	if !s.admission.admit(cost) {
-		return false
-	}
-	sb.cost = cost
-	return true
-}
-
-// shedLocked answers 409 to the tasks the policy gives up.
-func (s *scheduler) shedLocked(now time.Duration) {
-	if s.shedder == nil {
-		return
-	}
-	ids := s.shedder.Shed(now)
-	if s.faultedLocked() {
-		return
-	}
-	for _, id := range ids {
-		sb, held := s.queued[id]
-		if !held {
-			if s.faultLocked(fmt.Errorf("shed task %d: %w", id, errUnheldTask)) {
-				return
-			}
-			continue
-		}
-		delete(s.queued, id)
-		s.leaveLocked(sb, sdk.Cancelled)
-		sb.to(StateError, now)
-		sb.wake <- shed
-	}
-}
-
-// enqueueLocked gives sb to the policy.
-func (s *scheduler) enqueueLocked(sb *Sandbox, why sdk.EnqueueReason, now time.Duration) {
-	s.queued[sb.task.ID] = sb
-	s.policy.Enqueue(sb.task, why)
-	s.faultedLocked() // the fallback was given every queued task, sb too
-}
-
-// kickLocked fills idle workers, then, if arriving is still queued, asks
-// the policy whether it should take a busy worker before the quantum ends.
-func (s *scheduler) kickLocked(arriving *Sandbox, now time.Duration) {
-	for w, cur := range s.running {
-		if cur != nil {
-			continue
-		}
-		next := s.nextLocked(sdk.WorkerID(w), now)
-		if next == nil {
-			break // the policy has nothing (for this worker)
-		}
-		s.grantLocked(sdk.WorkerID(w), next, now, -1)
-	}
-	if !s.preemption {
-		return
-	}
-	if _, waiting := s.queued[arriving.task.ID]; !waiting {
-		return
-	}
-	// Preempt the least urgent running sandbox the arrival should
-	// displace. WouldPreempt is pure, so it also serves as the policy's
-	// comparator between two running tasks: if cur would not preempt the
-	// current victim, cur is no more urgent and becomes the victim.
-	victim := -1
-	var victimTask sdk.Task
-	for w, cur := range s.running {
-		if cur == nil {
-			continue
-		}
-		ct := cur.taskAt(now)
-		if !s.policy.WouldPreempt(sdk.WorkerID(w), ct, arriving.task) {
-			continue
-		}
-		if victim < 0 || !s.policy.WouldPreempt(sdk.WorkerID(victim), victimTask, ct) {
-			victim, victimTask = w, ct
-		}
-	}
-	if s.faultedLocked() {
-		return // answers from a failed plugin are not to be trusted
-	}
-	if victim >= 0 {
-		s.preempt[victim].Store(true)
-		s.running[victim].raise()
-	}
-}
-
-// nextLocked asks the policy what worker w runs next and checks the
-// answer. A request whose deadline passed before it ever ran is dropped
-// here when its route says so, and the policy is asked again.
-func (s *scheduler) nextLocked(w sdk.WorkerID, now time.Duration) *Sandbox {
-	for {
-		start := time.Now()
-		id, ok := s.policy.GetNext(w, now)
-		if s.metrics != nil {
-			s.metrics.decisions.Observe(time.Since(start).Seconds())
-		}
-		if s.faultedLocked() {
-			continue // ask the fallback
-		}
-		if !ok {
-			return nil
-		}
-		sb, held := s.queued[id]
-		if !held {
-			if s.faultLocked(fmt.Errorf("GetNext(%d) = task %d: %w", w, id, errUnheldTask)) {
-				continue
-			}
-			// A built-in never does this (the conformance suite checks);
-			// treating it as "nothing to run" keeps the slot consistent.
-			return nil
-		}
-		delete(s.queued, id)
-		if !sb.started && sb.route.dropLate && now > sb.task.Deadline {
-			s.leaveLocked(sb, sdk.Cancelled)
-			sb.to(StateError, now)
-			sb.wake <- dropped
-			continue
-		}
-		return sb
-	}
-}
-
-// grantLocked gives worker w to sb and wakes sb's goroutine. due is when
-// the previous sandbox's quantum expired (for the switch-delay figure), or
-// -1.
-func (s *scheduler) grantLocked(w sdk.WorkerID, sb *Sandbox, now, due time.Duration) {
-	s.running[w] = sb
-	s.preempt[w].Store(false)
-	sb.worker = w
-	sb.started = true
-	sb.sliceStart, sb.runStart = now, now
-	sb.switchDue = due
-	sb.to(StateRunning, now)
-	sb.wake <- w // buffered: a sandbox is granted at most once per wait
-}
-
-// chargeLocked accounts the CPU time sb used since it last started running.
-func (s *scheduler) chargeLocked(sb *Sandbox, now time.Duration) {
-	used := now - sb.runStart
-	sb.task.Ran += used
-	sb.runStart = now
-	if s.charger != nil {
-		s.charger.Charge(sb.task, used, now)
-		s.faultedLocked()
-	}
-}
-
 // interrupt runs on sb's goroutine at a safepoint when its quantum expired
-// or a preemption was asked for. It returns once sb holds a worker again
-// (switched tells whether another sandbox ran meanwhile), or with
-// errCancelled if sb was cancelled while it waited.
+// or a raise asked for one. It returns once sb holds a worker again
+// (switched tells whether another sandbox ran meanwhile), or with the
+// error of await if sb left the queue meanwhile.
 func (s *scheduler) interrupt(sb *Sandbox) (switched bool, err error) {
 	if !s.decideInterrupt(sb) {
 		return false, nil
@@ -267,113 +191,86 @@ func (s *scheduler) interrupt(sb *Sandbox) (switched bool, err error) {
 	return true, s.await(sb)
 }
 
-// decideInterrupt is interrupt's decision, taken under the lock (released by
-// defer, so that a panic cannot leave it held); it reports whether sb gave
-// its worker away.
+// decideInterrupt is interrupt's decision, taken under the lock (released
+// by defer, so that a panic cannot leave it held); it reports whether sb
+// gave its worker away.
 func (s *scheduler) decideInterrupt(sb *Sandbox) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
-	w := sb.worker
-	s.preempt[w].Store(false)
-	s.stats.Interrupts++
-	preempt := s.policy.OnInterrupt(w, sb.taskAt(now), now)
-	if s.faultedLocked() {
-		preempt = s.policy.OnInterrupt(w, sb.taskAt(now), now)
-	}
-	if !preempt {
-		sb.sliceStart = now
-		return false
-	}
-	due := sb.sliceStart + s.quantum
-	if due > now {
-		due = now // asked early by WouldPreempt: the request is due now
-	}
-	s.chargeLocked(sb, now)
-	sb.to(StatePreempted, now)
-	s.running[w] = nil
-	s.enqueueLocked(sb, sdk.Preempted, now)
-	next := s.nextLocked(w, now)
-	if next == sb { // the policy kept it: resume without a switch
-		s.running[w] = sb
-		sb.sliceStart = now
-		sb.to(StateRunning, now)
-		return false
-	}
-	if next != nil {
-		s.grantLocked(w, next, now, due)
-	}
-	s.stats.Preemptions++
-	if s.metrics != nil {
-		s.metrics.preemptions.Inc()
-	}
-	sb.holding = false
-	return true
-}
-
-// await parks sb's goroutine until a worker is granted or sb is killed.
-// It returns nil when sb holds a worker (even if it was killed meanwhile:
-// the caller checks the kill reason and finishes), errCancelled when sb
-// was taken out of the queue and holds nothing, errDropped when it was
-// dropped past its deadline.
-func (s *scheduler) await(sb *Sandbox) error {
-	select {
-	case w := <-sb.wake:
-		if err := verdict(w); err != nil {
-			return err
+	s.preempt[sb.worker].Store(false)
+	preempted, acts := s.d.Interrupt(now, sb.worker)
+	if preempted {
+		sb.to(StatePreempted, now)
+		sb.holding = false
+		if s.metrics != nil {
+			s.metrics.preemptions.Inc()
 		}
-		sb.holding = true
-		s.recordSwitch(sb)
-		return nil
-	case <-sb.killed:
+	} else {
+		sb.sliceStart = now
 	}
-	if s.cancelQueued(sb) {
-		return errCancelled
-	}
-	// Granted, dropped or shed just before the kill.
-	if err := verdict(<-sb.wake); err != nil {
-		return err
-	}
-	sb.holding = true
-	return nil
+	s.apply(acts, now) // other sandboxes only: a grant to sb would have been "not preempted"
+	return preempted
 }
 
-// cancelQueued takes a killed sb out of the queue if the policy
-// still holds it.
-func (s *scheduler) cancelQueued(sb *Sandbox) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, held := s.queued[sb.task.ID]; !held {
-		return false
-	}
-	delete(s.queued, sb.task.ID)
-	s.leaveLocked(sb, sdk.Cancelled)
-	sb.to(StateError, s.now())
-	return true
+// wakeup is what a waiting sandbox receives: a worker, or the verdict
+// that it leaves without one.
+type wakeup struct {
+	worker  sdk.WorkerID
+	verdict dispatch.Verdict // 0 for a grant
 }
 
-// verdict maps what a sandbox received on its wake channel to an error
-// when it is not a worker.
-func verdict(w sdk.WorkerID) error {
-	switch w {
-	case dropped:
+// err is the wakeup's verdict as the sandbox's error, nil for a grant.
+func (w wakeup) err() error {
+	switch w.verdict {
+	case dispatch.Dropped:
 		return errDropped
-	case shed:
+	case dispatch.Shed:
 		return errShed
 	}
 	return nil
 }
 
-// leaveLocked tells the policy sb left the system and returns its
-// admission cost. Every path that ends an admitted request goes through
-// here exactly once.
-func (s *scheduler) leaveLocked(sb *Sandbox, why sdk.DequeueReason) {
-	s.policy.Dequeue(sb.task.ID, why)
-	s.faultedLocked()
-	if sb.cost > 0 {
-		s.admission.release(sb.cost)
-		sb.cost = 0
+// await parks sb's goroutine until a worker is granted or sb is killed.
+// It returns nil when sb holds a worker (even if it was killed meanwhile:
+// the caller checks the kill reason and finishes), errCancelled when sb
+// was taken out of the queue and holds nothing, errDropped or errShed
+// when the dispatcher answered it.
+func (s *scheduler) await(sb *Sandbox) error {
+	var w wakeup
+	select {
+	case w = <-sb.wake:
+		if w.verdict == 0 {
+			sb.holding = true
+			s.recordSwitch(sb)
+		}
+		return w.err()
+	case <-sb.killed:
 	}
+	if s.cancel(sb) {
+		return errCancelled
+	}
+	// Granted, dropped or shed just before the kill.
+	w = <-sb.wake
+	sb.holding = w.verdict == 0
+	return w.err()
+}
+
+// cancel takes a killed sb out of the dispatcher if it holds no worker
+// there (queued, or blocked in a host call) and reports whether it did.
+func (s *scheduler) cancel(sb *Sandbox) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	id := sb.task.ID
+	t, known := s.d.Task(id, now)
+	if !known || !s.d.Cancel(now, id) {
+		return false // running (it finishes), or already answered
+	}
+	sb.task = t
+	delete(s.sandboxes, id)
+	sb.to(StateError, now)
+	return true
 }
 
 func (s *scheduler) recordSwitch(sb *Sandbox) {
@@ -391,74 +288,74 @@ func (s *scheduler) block(sb *Sandbox) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
-	s.chargeLocked(sb, now)
+	acts := s.d.Block(now, sb.worker)
 	sb.to(StateBlocked, now)
-	s.stats.Blocks++
 	sb.holding = false
-	s.releaseLocked(sb, now)
+	s.apply(acts, now)
 }
 
 // unblock queues sb again after a waiting host call and parks until it
-// holds a worker.
+// holds a worker; errCancelled if it was killed while blocked.
 func (s *scheduler) unblock(sb *Sandbox) error {
-	if !s.requeue(sb) {
+	if !s.wake(sb) {
 		return errCancelled
 	}
 	return s.await(sb)
 }
 
-// requeue makes a blocked sb runnable again, or, if it was killed
-// meanwhile, ends it (it holds no worker).
-func (s *scheduler) requeue(sb *Sandbox) bool {
+// wake makes a blocked sb runnable again or, if it was killed meanwhile,
+// ends it (it holds no worker).
+func (s *scheduler) wake(sb *Sandbox) bool {
+	if sb.kill.Load() != killNone {
+		s.cancel(sb) // out of its host call: it leaves as Failed
+		return false
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
-	if sb.state() == StateBlocked && sb.kill.Load() == killNone {
-		sb.to(StateRunnable, now)
-		s.enqueueLocked(sb, sdk.Woke, now)
-		s.kickLocked(sb, now)
-		return true
-	}
-	s.leaveLocked(sb, sdk.Failed) // killed while blocked: it held no worker
-	sb.to(StateError, now)
-	return false
+	sb.to(StateRunnable, now)
+	s.apply(s.d.Wake(now, sb.task.ID), now)
+	return true
 }
 
 // finish runs on sb's goroutine when its Wasm returned, trapped or was
-// killed: the policy is told and the worker, if sb holds one, goes to the
-// next sandbox.
+// killed: the dispatcher is told and the worker, if sb holds one, goes to
+// the next sandbox.
 func (s *scheduler) finish(sb *Sandbox, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
-	if !sb.holding { // cancelled while queued or blocked: already out
+	if !sb.holding { // cancelled or answered while waiting: already out
 		if st := sb.state(); st != StateError {
 			sb.to(StateError, now)
 		}
 		return
 	}
 	sb.holding = false
-	s.chargeLocked(sb, now)
-	why, st := sdk.Completed, StateReturned
+	sb.task, _ = s.d.Task(sb.task.ID, now) // its CPU time up to now
+	acts := s.d.Finish(now, sb.worker, ok)
+	delete(s.sandboxes, sb.task.ID)
+	st := StateReturned
 	if !ok {
-		why, st = sdk.Failed, StateError
+		st = StateError
 	}
 	sb.to(st, now)
 	if s.recording.Load() {
 		s.stats.Finished = append(s.stats.Finished, sb.task.Route)
 		s.stats.Events = append(s.stats.Events, "-"+sb.task.Route)
 	}
-	s.leaveLocked(sb, why)
-	s.releaseLocked(sb, now)
+	s.apply(acts, now)
 }
 
-// releaseLocked frees sb's worker and hands it to the next sandbox.
-func (s *scheduler) releaseLocked(sb *Sandbox, now time.Duration) {
-	w := sb.worker
-	s.running[w] = nil
-	if next := s.nextLocked(w, now); next != nil {
-		s.grantLocked(w, next, now, -1)
+// busyLocked counts the workers that run a sandbox.
+func (s *scheduler) busyLocked() int {
+	n := 0
+	for w := range s.preempt {
+		if _, ok := s.d.Running(sdk.WorkerID(w)); ok {
+			n++
+		}
 	}
+	return n
 }
 
 // snapshot returns a copy of the counters.
@@ -466,6 +363,8 @@ func (s *scheduler) snapshot() schedStats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.stats
+	ds := s.d.Stats()
+	st.Preemptions, st.Interrupts, st.Blocks = ds.Preemptions, ds.Interrupts, ds.Blocks
 	st.SwitchDelays = append([]time.Duration(nil), s.stats.SwitchDelays...)
 	st.Finished = append([]string(nil), s.stats.Finished...)
 	st.Events = append([]string(nil), s.stats.Events...)

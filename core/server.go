@@ -163,23 +163,23 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	if _, set := os.LookupEnv("GOGC"); !set {
 		debug.SetGCPercent(gcPercent)
 	}
-	s.sched = newScheduler(policy, cfg.Runtime.Workers, cfg.Runtime.Quantum, cfg.Runtime.Preemption, s.now, s.log)
-	s.sched.maxQueue = cfg.Runtime.MaxQueue
-	s.sched.guard = guard
-	if guard != nil {
-		guard.ejected = s.recordFallback
-	}
 	if c, ok := policy.(sdk.Configurer); ok {
 		if err := c.Configure(cfg.Runtime.Workers, tenantConfigs(cfg)); err != nil {
 			s.close(ctx)
 			return nil, fmt.Errorf("%s: policy %s: %w", cfg.File, policy.Name(), err)
 		}
 	}
-	if cfg.Runtime.Admission && s.sched.admitter == nil {
-		s.sched.admission = newAdmission(cfg.Runtime.Workers, cfg.Runtime.AdmissionHeadroom)
-	}
 	s.metrics = newMetrics(s)
-	s.sched.metrics = s.metrics
+	rt := cfg.Runtime
+	s.sched, err = newScheduler(schedConfig{
+		Workers: rt.Workers, Quantum: rt.Quantum, Preemption: rt.Preemption, MaxQueue: rt.MaxQueue,
+		Admission: rt.Admission, Headroom: rt.AdmissionHeadroom,
+		Policy: policy, Guard: guard, Now: s.now, Log: s.log, Metrics: s.metrics, OnFallback: s.recordFallback,
+	})
+	if err != nil {
+		s.close(ctx)
+		return nil, err
+	}
 	if s.engine, err = newEngine(ctx, cfg.Runtime.CacheDir, yield); err != nil {
 		s.close(ctx)
 		return nil, err

@@ -281,12 +281,7 @@ func waitRunning(t testing.TB, s *Server, n int) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 		s.sched.mu.Lock()
-		busy := 0
-		for _, sb := range s.sched.running {
-			if sb != nil {
-				busy++
-			}
-		}
+		busy := s.sched.busyLocked()
 		s.sched.mu.Unlock()
 		if busy >= n {
 			return
@@ -398,14 +393,5 @@ func TestConcurrentRequests(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	ts.sched.mu.Lock()
-	defer ts.sched.mu.Unlock()
-	if len(ts.sched.queued) != 0 {
-		t.Errorf("%d sandboxes still queued", len(ts.sched.queued))
-	}
-	for w, sb := range ts.sched.running {
-		if sb != nil {
-			t.Errorf("worker %d still busy", w)
-		}
-	}
+	assertIdle(t, ts.Server)
 }

@@ -84,6 +84,16 @@ type Config struct {
 	Policy    sdk.Policy
 	Guard     *Guard       // nil for a policy that cannot fail (a built-in)
 	Log       *slog.Logger // default slog.Default()
+	// Timer, if set, times every GetNext on the caller's clock (the
+	// dispatcher has none): the server's decision-time metric.
+	Timer Timer
+}
+
+// Timer measures policy decisions for the caller: Start before a call,
+// Stop with Start's reading after it.
+type Timer interface {
+	Start() time.Duration
+	Stop(start time.Duration)
 }
 
 // Stats are the dispatcher's counters.
@@ -159,6 +169,14 @@ func (d *Dispatcher) Policy() sdk.Policy { return d.pol.p }
 
 // Fallbacks lists the ejections of the guarded policy, oldest first.
 func (d *Dispatcher) Fallbacks() []Fallback { return d.pol.fallbacks }
+
+// Guarded reports whether the policy in charge can fail: a guarded
+// policy that has not been ejected.
+func (d *Dispatcher) Guarded() bool { return d.pol.guard != nil }
+
+// Admitted is the admission cost held by tasks in flight, in millionths
+// of a worker; 0 once every admitted task has left.
+func (d *Dispatcher) Admitted() int64 { return d.adm.admitted }
 
 // Stats returns the counters.
 func (d *Dispatcher) Stats() Stats { return d.stats }

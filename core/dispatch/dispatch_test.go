@@ -536,9 +536,12 @@ func TestAdmissionAndLimits(t *testing.T) {
 		if _, refused := h.ended[5]; refused {
 			t.Fatal("cost not returned on finish")
 		}
+		if h.d.Admitted() == 0 {
+			t.Fatal("no cost admitted while tasks are in flight")
+		}
 		h.drain()
-		if h.d.adm.admitted != 0 {
-			t.Fatalf("admitted %d after drain, want 0", h.d.adm.admitted)
+		if h.d.Admitted() != 0 {
+			t.Fatalf("admitted %d after drain, want 0", h.d.Admitted())
 		}
 	})
 	t.Run("policy admits", func(t *testing.T) {
@@ -679,6 +682,9 @@ func TestFailover(t *testing.T) {
 				Ejected: func(x Fallback) { ejected = append(ejected, x) },
 			}
 			h := newHarness(t, Config{Workers: 2, Policy: f, Guard: g, Preemption: true, Quantum: ms})
+			if !h.d.Guarded() {
+				t.Fatal("a guarded policy is not Guarded")
+			}
 			for i := range 4 {
 				h.arrive(time.Duration(50-i)*ms, ms, false)
 			}
@@ -697,7 +703,7 @@ func TestFailover(t *testing.T) {
 				f.shedIDs = []sdk.TaskID{1} // running
 				h.arrive(time.Second, ms, false)
 			}
-			if len(ejected) != 1 || h.d.Policy().Name() != "fifo" {
+			if len(ejected) != 1 || h.d.Policy().Name() != "fifo" || h.d.Guarded() {
 				t.Fatalf("ejected %v, policy %s; calls %v", ejected, h.d.Policy().Name(), f.calls)
 			}
 			e := ejected[0]

@@ -137,11 +137,22 @@ func (f *failover) dequeue(id sdk.TaskID, why sdk.DequeueReason) {
 func (f *failover) getNext(w sdk.WorkerID, now time.Duration) (sdk.TaskID, bool) {
 	f.now = now
 	for {
-		id, ok := f.p.GetNext(w, now)
+		id, ok := f.timedGetNext(w, now)
 		if f.sound() {
 			return id, ok
 		}
 	}
+}
+
+func (f *failover) timedGetNext(w sdk.WorkerID, now time.Duration) (sdk.TaskID, bool) {
+	t := f.d.cfg.Timer
+	if t == nil {
+		return f.p.GetNext(w, now)
+	}
+	start := t.Start()
+	id, ok := f.p.GetNext(w, now)
+	t.Stop(start)
+	return id, ok
 }
 
 func (f *failover) onInterrupt(w sdk.WorkerID, cur sdk.Task, now time.Duration) bool {
