@@ -15,7 +15,7 @@ import (
 // naming the config file:line of the route's module key, so that
 // `sledge validate` refuses exactly the configs serve would refuse.
 func CheckModules(ctx context.Context, cfg *config.Config) error {
-	e, err := newEngine(ctx, cfg.Runtime.CacheDir, yield)
+	e, err := newEngine(ctx, cfg.Runtime.CacheDir, limitsOf(cfg.Runtime), yield)
 	if err != nil {
 		return fmt.Errorf("%s: %w", cfg.File, err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
+	"github.com/gosledge/gosledge/core/config"
 	"github.com/gosledge/gosledge/core/instrument"
 )
 
@@ -25,7 +26,8 @@ const (
 	// yield; small, so the first yield comes early and calibrates the rest.
 	initialFuel = 1000
 	wasmPage    = 64 << 10
-	// maxTableElements caps every table (8 MiB of references at most).
+	// maxTableElements caps every table (8 MiB of references at most)
+	// when the config sets no max_table_elements.
 	maxTableElements = 1 << 20
 )
 
@@ -37,8 +39,9 @@ const features = api.CoreFeaturesV2 | experimental.CoreFeaturesThreads | experim
 // the WASI and yield host modules, and the compiled, instrumented module of
 // every distinct (binary, memory limit).
 type engine struct {
-	rt  wazero.Runtime
-	mem *memoryPool // nil: wazero allocates linear memories itself
+	rt     wazero.Runtime
+	mem    *memoryPool // nil: wazero allocates linear memories itself
+	limits moduleLimits
 
 	mu       sync.Mutex
 	compiled map[moduleKey]wazero.CompiledModule
@@ -51,7 +54,7 @@ type moduleKey struct {
 
 // newEngine creates the runtime. cacheDir "" or "-" keeps compiled code in
 // memory only. yield is the host function behind every safepoint.
-func newEngine(ctx context.Context, cacheDir string, yield api.GoModuleFunc) (*engine, error) {
+func newEngine(ctx context.Context, cacheDir string, limits moduleLimits, yield api.GoModuleFunc) (*engine, error) {
 	rc := wazero.NewRuntimeConfigCompiler().WithCoreFeatures(features)
 	if cacheDir != "" && cacheDir != "-" {
 		if err := os.MkdirAll(cacheDir, 0o755); err != nil {
@@ -77,7 +80,7 @@ func newEngine(ctx context.Context, cacheDir string, yield api.GoModuleFunc) (*e
 		rt.Close(ctx)
 		return nil, fmt.Errorf("instantiate %s host module: %w", yieldModule, err)
 	}
-	return &engine{rt: rt, mem: newMemoryPool(), compiled: map[moduleKey]wazero.CompiledModule{}}, nil
+	return &engine{rt: rt, mem: newMemoryPool(), limits: limits, compiled: map[moduleKey]wazero.CompiledModule{}}, nil
 }
 
 // compile instruments wasm (capping its memory at memoryLimit bytes) and
@@ -99,7 +102,10 @@ func (e *engine) compile(ctx context.Context, name string, wasm []byte, memoryLi
 		// A table without a maximum could grow to 2^32-2 entries in one
 		// table.grow: gigabytes allocated inside one instruction, where no
 		// safepoint or kill reaches. Real modules use thousands.
-		MaxTableElements: maxTableElements,
+		MaxTableElements: e.limits.tableElements,
+		MaxLocals:        e.limits.locals,
+		MaxFunctions:     e.limits.functions,
+		MaxDataSegments:  e.limits.dataSegments,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("module %s: %w", name, err) // Instrument says "instrument: ..."
@@ -114,6 +120,20 @@ func (e *engine) compile(ctx context.Context, name string, wasm []byte, memoryLi
 	}
 	e.compiled[key] = m
 	return m, nil
+}
+
+// moduleLimits are runtime's max_module_* and max_table_elements; a zero
+// takes the instrumenter's default (a config built in code, as tests do).
+type moduleLimits struct {
+	locals, functions, dataSegments, tableElements uint32
+}
+
+func limitsOf(rt config.Runtime) moduleLimits {
+	l := moduleLimits{uint32(rt.MaxModuleLocals), uint32(rt.MaxModuleFunctions), uint32(rt.MaxModuleDataSegments), uint32(rt.MaxTableElements)}
+	if l.tableElements == 0 {
+		l.tableElements = maxTableElements
+	}
+	return l
 }
 
 // close releases the runtime and every compiled module.

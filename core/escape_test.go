@@ -41,6 +41,15 @@ func TestGuestEscapes(t *testing.T) {
 		})
 	}
 
+	// The operator's module limits apply at load too: fib declares more
+	// than one local in some function.
+	r := testRoute(t, "/fib", "fib")
+	cfg := &config.Config{File: "test.toml", Runtime: config.Runtime{CacheDir: cacheDir, MaxModuleLocals: 1},
+		Tenants: []config.Tenant{{Name: "t", Routes: []config.Route{r}}}}
+	if err := CheckModules(t.Context(), cfg); !errors.Is(err, instrument.ErrTooLarge) || !strings.Contains(err.Error(), "past the limit of 1") {
+		t.Errorf("max_module_locals = 1: load error %v, want ErrTooLarge", err)
+	}
+
 	// At run time: no environment, no preopened directory, no files by
 	// path, no sockets.
 	ts := startServer(t, config.Runtime{Workers: 1}, counterRoute(t, "/escape", "escape"))

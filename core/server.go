@@ -180,7 +180,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		s.close(ctx)
 		return nil, err
 	}
-	if s.engine, err = newEngine(ctx, cfg.Runtime.CacheDir, yield); err != nil {
+	if s.engine, err = newEngine(ctx, cfg.Runtime.CacheDir, limitsOf(cfg.Runtime), yield); err != nil {
 		s.close(ctx)
 		return nil, err
 	}

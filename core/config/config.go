@@ -64,6 +64,15 @@ type Runtime struct {
 	ReadTimeout       time.Duration `toml:"read_timeout" default:"1m"`
 	IdleTimeout       time.Duration `toml:"idle_timeout" default:"2m"`
 	MaxHeaderBytes    int64         `toml:"max_header_bytes,size" default:"64KiB"`
+	// Limits on a module, checked when it is loaded (at start and on
+	// reload) before anything compiles it, so one bad module cannot take
+	// the server down: locals declared by one function, functions,
+	// data segments, and the elements of any table (a table.grow past
+	// it fails in the guest).
+	MaxModuleLocals       int `toml:"max_module_locals" default:"50000"`
+	MaxModuleFunctions    int `toml:"max_module_functions" default:"1000000"`
+	MaxModuleDataSegments int `toml:"max_module_data_segments" default:"100000"`
+	MaxTableElements      int `toml:"max_table_elements" default:"1048576"`
 	// Metrics is the host:port of the Prometheus /metrics, /healthz and
 	// /readyz listener; "" turns it off.
 	Metrics string `toml:"metrics"`

@@ -264,20 +264,24 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantRuntime := Runtime{
-		Workers:           runtime.NumCPU(),
-		Policy:            "fifo",
-		Quantum:           time.Millisecond,
-		Preemption:        true,
-		CacheDir:          filepath.Join(ucd, "gosledge"),
-		Listen:            "127.0.0.1",
-		DrainTimeout:      10 * time.Second,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		AdmissionHeadroom: 0.2,
-		PluginFallback:    "fifo",
-		PluginTimeout:     20 * time.Millisecond,
+		Workers:               runtime.NumCPU(),
+		Policy:                "fifo",
+		Quantum:               time.Millisecond,
+		Preemption:            true,
+		CacheDir:              filepath.Join(ucd, "gosledge"),
+		Listen:                "127.0.0.1",
+		DrainTimeout:          10 * time.Second,
+		ReadHeaderTimeout:     10 * time.Second,
+		ReadTimeout:           time.Minute,
+		IdleTimeout:           2 * time.Minute,
+		MaxHeaderBytes:        64 << 10,
+		MaxModuleLocals:       50000,
+		MaxModuleFunctions:    1000000,
+		MaxModuleDataSegments: 100000,
+		MaxTableElements:      1 << 20,
+		AdmissionHeadroom:     0.2,
+		PluginFallback:        "fifo",
+		PluginTimeout:         20 * time.Millisecond,
 	}
 	if c.Runtime != wantRuntime {
 		t.Errorf("runtime:\n%+v\nwant\n%+v", c.Runtime, wantRuntime)
@@ -353,6 +357,7 @@ memory_limit = "128KiB"
 	wantRuntime := Runtime{Workers: 3, Policy: "llf", Quantum: 250 * time.Microsecond, Preemption: false,
 		CacheDir: filepath.Join("conf", "cache"), Listen: "::1", DrainTimeout: 10 * time.Second, AdmissionHeadroom: 0.2,
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
+		MaxModuleLocals: 50000, MaxModuleFunctions: 1000000, MaxModuleDataSegments: 100000, MaxTableElements: 1 << 20,
 		PluginFallback: "fifo", PluginTimeout: 20 * time.Millisecond}
 	if c.Runtime != wantRuntime {
 		t.Errorf("runtime:\n%+v\nwant\n%+v", c.Runtime, wantRuntime)
