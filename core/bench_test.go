@@ -50,8 +50,8 @@ func BenchmarkSandbox(b *testing.B) {
 			for i := range b.N {
 				start := time.Now()
 				sb := newSandbox(rt, sdk.TaskID(i+1), ts.now(), body, nil)
-				if out := sb.run(ctx, ts.Server); out.Status != 200 {
-					b.Fatalf("%s: %d %s", fn.name, out.Status, out.Body)
+				if out := sb.run(ctx, ts.Server); out.Result != ResultOK {
+					b.Fatalf("%s: %v %s", fn.name, out.Result, out.Body)
 				}
 				samples = append(samples, time.Since(start))
 				yields += sb.yields
@@ -78,8 +78,8 @@ func BenchmarkPreemptionDelay(b *testing.B) {
 			go func() {
 				defer wg.Done()
 				sb := newSandbox(rt, sdk.TaskID(2*i+j+1), ts.now(), []byte("50"), nil)
-				if out := sb.run(ctx, ts.Server); out.Status != 200 {
-					b.Errorf("spin: %d %s", out.Status, out.Body)
+				if out := sb.run(ctx, ts.Server); out.Result != ResultOK {
+					b.Errorf("spin: %v %s", out.Result, out.Body)
 				}
 			}()
 		}

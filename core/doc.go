@@ -17,6 +17,9 @@
 //     yield comes at the very next safepoint.
 //   - quantum: how long a sandbox may hold a worker before the policy is
 //     asked (OnInterrupt) whether another should run.
+//   - result: how a request ended (Result: ok, trapped, killed, refused,
+//     dropped, …). Only the listener maps it to an HTTP status
+//     (httpStatus); metrics, the perf log and the logs observe it.
 //
 // Design. The scheduling protocol is core/dispatch, a state machine with
 // no goroutines, channels or clock: events in (Arrive, Interrupt, Block,

@@ -65,14 +65,32 @@ func (t *tenant) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer srv.dropLive(sb)
 	out := sb.run(r.Context(), srv)
-	if out.Status == http.StatusOK {
+	status := httpStatus[out.Result]
+	if status == http.StatusOK {
 		w.Header().Set("Content-Type", rt.cfg.ContentType)
 		w.WriteHeader(http.StatusOK)
 		w.Write(out.Body)
 	} else {
-		httpError(w, out.Status, strings.TrimSuffix(string(out.Body), "\n"))
+		httpError(w, status, strings.TrimSuffix(string(out.Body), "\n"))
 	}
-	srv.complete(sb, out)
+	srv.complete(sb, out, status)
+}
+
+// httpStatus is the one place a request's result becomes a status code
+// (README.md, "HTTP contract"). 499 is nginx's "client closed request":
+// nobody reads it, but the metrics and the perf log count it apart.
+var httpStatus = [numResults]int{
+	ResultOK:        http.StatusOK,
+	ResultTrapped:   http.StatusInternalServerError,
+	ResultExited:    http.StatusInternalServerError,
+	ResultTimeout:   http.StatusGatewayTimeout,
+	ResultShutdown:  http.StatusGatewayTimeout,
+	ResultCancelled: 499,
+	ResultRefused:   http.StatusTooManyRequests,
+	ResultQueueFull: http.StatusTooManyRequests,
+	ResultDropped:   http.StatusRequestTimeout,
+	ResultShed:      http.StatusConflict,
+	ResultInternal:  http.StatusInternalServerError,
 }
 
 // reject answers a request that never became a sandbox, and counts it
@@ -91,8 +109,9 @@ func (t *tenant) routeMap() map[string]*route {
 }
 
 // complete records the end of a request: Returned → Complete, its
-// counters, metrics, perf log line and log line.
-func (s *Server) complete(sb *Sandbox, out Outcome) {
+// counters, metrics, perf log line and log line. status is what the
+// listener answered.
+func (s *Server) complete(sb *Sandbox, out Outcome, status int) {
 	s.sched.mu.Lock()
 	now := s.now()
 	if sb.state() == StateReturned {
@@ -105,21 +124,22 @@ func (s *Server) complete(sb *Sandbox, out Outcome) {
 
 	latency := now - task.Arrival
 	r := sb.route
-	missed := out.Status == http.StatusRequestTimeout || latency > r.cfg.RelativeDeadline
+	dropped := out.Result == ResultDropped
+	missed := dropped || latency > r.cfg.RelativeDeadline
 	r.stats.requests.Add(1)
 	if missed {
 		r.stats.misses.Add(1)
 	}
-	if out.Status == http.StatusRequestTimeout {
+	if dropped {
 		r.stats.dropped.Add(1)
 	}
 	queueing := clock.Spent(StateInitialized, now) + clock.Spent(StateRunnable, now)
-	s.metrics.observe(r, out.Status, queueing, task.Ran, latency, missed)
+	s.metrics.observe(r, out.Result, strconv.Itoa(status), queueing, task.Ran, latency, missed)
 	s.metrics.yields.Add(float64(sb.yields))
 
 	if s.perf != nil {
 		rec := perfRecord{
-			ID: uint64(task.ID), Tenant: task.Tenant, Route: task.Route, Status: out.Status,
+			ID: uint64(task.ID), Tenant: task.Tenant, Route: task.Route, Status: status,
 			Arrival: task.Arrival, Deadline: task.Deadline, Latency: latency,
 			CPU: task.Ran, Preemptions: sb.preempted, BytesIn: len(sb.body), BytesOut: len(out.Body),
 		}
@@ -130,13 +150,13 @@ func (s *Server) complete(sb *Sandbox, out Outcome) {
 	}
 
 	lvl := slog.LevelDebug
-	if out.Status >= 500 {
+	if status >= 500 {
 		lvl = slog.LevelWarn
 	}
 	if !s.log.Enabled(context.Background(), lvl) {
 		return
 	}
-	attrs := []any{"id", task.ID, "route", r.name, "status", out.Status,
+	attrs := []any{"id", task.ID, "route", r.name, "status", status, "result", out.Result.String(),
 		"latency", latency, "cpu", task.Ran, "preemptions", sb.preempted}
 	if out.Err != nil {
 		attrs = append(attrs, "err", firstLine(out.Err.Error()))

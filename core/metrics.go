@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,9 +27,9 @@ type metrics struct {
 	execution   *prometheus.HistogramVec // tenant, route: CPU time in Running
 	latency     *prometheus.HistogramVec // tenant, route: arrival → response
 	misses      *prometheus.CounterVec   // tenant, route
-	refusals    *prometheus.CounterVec   // tenant, route: 429
-	drops       *prometheus.CounterVec   // tenant, route: 408
-	kills       *prometheus.CounterVec   // tenant, route: 504
+	refusals    *prometheus.CounterVec   // tenant, route: refused or queue full
+	drops       *prometheus.CounterVec   // tenant, route: dropped late
+	kills       *prometheus.CounterVec   // tenant, route: killed at timeout or shutdown
 	preemptions prometheus.Counter
 	yields      prometheus.Counter
 	decisions   prometheus.Histogram
@@ -116,10 +115,11 @@ func (c policyCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// observe records one answered request in the metrics.
-func (m *metrics) observe(r *route, status int, queueing, execution, latency time.Duration, missed bool) {
+// observe records one answered request in the metrics; code is the
+// status the listener answered it with (requests_total's label).
+func (m *metrics) observe(r *route, res Result, code string, queueing, execution, latency time.Duration, missed bool) {
 	t, p := r.tenant, r.cfg.Path
-	m.requests.WithLabelValues(t, p, strconv.Itoa(status)).Inc()
+	m.requests.WithLabelValues(t, p, code).Inc()
 	m.latency.WithLabelValues(t, p).Observe(latency.Seconds())
 	if execution > 0 {
 		m.queueing.WithLabelValues(t, p).Observe(queueing.Seconds())
@@ -128,12 +128,12 @@ func (m *metrics) observe(r *route, status int, queueing, execution, latency tim
 	if missed {
 		m.misses.WithLabelValues(t, p).Inc()
 	}
-	switch status {
-	case http.StatusTooManyRequests:
+	switch res {
+	case ResultRefused, ResultQueueFull:
 		m.refusals.WithLabelValues(t, p).Inc()
-	case http.StatusRequestTimeout:
+	case ResultDropped:
 		m.drops.WithLabelValues(t, p).Inc()
-	case http.StatusGatewayTimeout:
+	case ResultTimeout, ResultShutdown:
 		m.kills.WithLabelValues(t, p).Inc()
 	}
 }

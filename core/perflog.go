@@ -29,7 +29,7 @@ var perfFields = []string{
 type perfRecord struct {
 	ID                         uint64
 	Tenant, Route              string
-	Status                     int
+	Status                     int // the HTTP status, from the listener's table: what operators grep
 	Arrival, Deadline, Latency time.Duration
 	InState                    [numStates]time.Duration
 	CPU                        time.Duration

@@ -20,7 +20,7 @@ import (
 // Kill reasons, stored in Sandbox.kill. The first one set wins.
 const (
 	killNone     int32 = iota
-	killTimeout        // past the route's timeout: 504
+	killTimeout        // past the route's timeout
 	killCanceled       // the client went away
 	killShutdown       // the server stopped before it finished
 )
@@ -92,12 +92,50 @@ type Sandbox struct {
 	memory memoryLease // its linear memory, from the engine's pool
 }
 
+// Result is how a request ended, below HTTP: the listener alone maps it
+// to a status code (httpStatus), and metrics, the perf log and the logs
+// observe it.
+type Result uint8
+
+const (
+	ResultOK        Result = iota // returned, or exited 0
+	ResultTrapped                 // the guest trapped
+	ResultExited                  // the guest exited non-zero
+	ResultTimeout                 // killed past its route's timeout
+	ResultShutdown                // killed: the server stopped before it finished
+	ResultCancelled               // the client went away
+	ResultRefused                 // admission control said no
+	ResultQueueFull               // the queue was at runtime.max_queue
+	ResultDropped                 // its deadline passed before it could start
+	ResultShed                    // the policy gave it up to save guaranteed work
+	ResultInternal                // a bug in the core or wazero (a recovered panic)
+	numResults
+)
+
+var resultNames = [numResults]string{
+	"ok", "trapped", "exited", "timeout", "shutdown", "cancelled",
+	"refused", "queue full", "dropped", "shed", "internal",
+}
+
+func (r Result) String() string {
+	if r < numResults {
+		return resultNames[r]
+	}
+	return fmt.Sprintf("Result(%d)", uint8(r))
+}
+
 // Outcome is how a sandbox ended.
 type Outcome struct {
-	Status   int    // HTTP status
+	Result   Result
 	Body     []byte // response body (stdout, or a short error text)
 	ExitCode uint32
 	Err      error // the trap or kill, if any
+}
+
+// answered is the outcome of a request the scheduler answered without
+// running it to the end: err's text is the body.
+func answered(res Result, err error) Outcome {
+	return Outcome{Result: res, Body: []byte(err.Error() + "\n"), Err: err}
 }
 
 type sandboxKey struct{}
@@ -182,14 +220,17 @@ func (sb *Sandbox) run(ctx context.Context, srv *Server) (out Outcome) {
 	stop := context.AfterFunc(ctx, func() { sb.Kill(killCanceled) })
 	defer stop()
 
-	if err := s.submit(sb); err != nil {
-		return Outcome{Status: 429, Body: []byte(err.Error() + "\n"), Err: err}
+	switch err := s.submit(sb); {
+	case errors.Is(err, errQueueFull):
+		return answered(ResultQueueFull, err)
+	case err != nil:
+		return answered(ResultRefused, err)
 	}
 	switch err := s.await(sb); {
 	case errors.Is(err, errDropped):
-		return Outcome{Status: 408, Body: []byte(err.Error() + "\n"), Err: err}
+		return answered(ResultDropped, err)
 	case errors.Is(err, errShed):
-		return Outcome{Status: 409, Body: []byte(err.Error() + "\n"), Err: err}
+		return answered(ResultShed, err)
 	case err != nil:
 		return sb.killedOutcome(err)
 	}
@@ -199,7 +240,7 @@ func (sb *Sandbox) run(ctx context.Context, srv *Server) (out Outcome) {
 		// still gets its one answer and the worker is released.
 		if r := recover(); r != nil {
 			srv.log.Error("sandbox panicked", "id", sb.task.ID, "route", sb.route.name, "panic", r)
-			out, ok = Outcome{Status: 500, Body: []byte("internal error\n"), Err: fmt.Errorf("panic: %v", r)}, false
+			out, ok = Outcome{Result: ResultInternal, Body: []byte("internal error\n"), Err: fmt.Errorf("panic: %v", r)}, false
 		}
 		s.finish(sb, ok)
 		if ok {
@@ -236,11 +277,11 @@ func (sb *Sandbox) run(ctx context.Context, srv *Server) (out Outcome) {
 		mod.Close(ctx)
 	}
 	out = sb.outcome(err)
-	ok = out.Status == 200
+	ok = out.Result == ResultOK
 	return out
 }
 
-// outcome maps the result of _start to an HTTP answer.
+// outcome maps the error of _start to the request's result.
 func (sb *Sandbox) outcome(err error) Outcome {
 	if r := sb.kill.Load(); r != killNone {
 		return sb.killedOutcome(err)
@@ -248,13 +289,13 @@ func (sb *Sandbox) outcome(err error) Outcome {
 	var exit *sys.ExitError
 	switch {
 	case err == nil:
-		return Outcome{Status: 200, Body: sb.stdout.Bytes()}
+		return Outcome{Result: ResultOK, Body: sb.stdout.Bytes()}
 	case errors.As(err, &exit) && exit.ExitCode() == 0:
-		return Outcome{Status: 200, Body: sb.stdout.Bytes()}
+		return Outcome{Result: ResultOK, Body: sb.stdout.Bytes()}
 	case errors.As(err, &exit):
-		return Outcome{Status: 500, Body: []byte(fmt.Sprintf("function exited with status %d\n", exit.ExitCode())), ExitCode: exit.ExitCode(), Err: err}
+		return Outcome{Result: ResultExited, Body: []byte(fmt.Sprintf("function exited with status %d\n", exit.ExitCode())), ExitCode: exit.ExitCode(), Err: err}
 	default:
-		return Outcome{Status: 500, Body: []byte("function trapped: " + firstLine(err.Error()) + "\n"), Err: err}
+		return Outcome{Result: ResultTrapped, Body: []byte("function trapped: " + firstLine(err.Error()) + "\n"), Err: err}
 	}
 }
 
@@ -264,12 +305,12 @@ func (sb *Sandbox) outcome(err error) Outcome {
 func (sb *Sandbox) killedOutcome(error) Outcome {
 	switch sb.kill.Load() {
 	case killTimeout:
-		return Outcome{Status: 504, Body: []byte(fmt.Sprintf("function killed after its %s timeout\n", sb.route.cfg.Timeout)),
+		return Outcome{Result: ResultTimeout, Body: []byte(fmt.Sprintf("function killed after its %s timeout\n", sb.route.cfg.Timeout)),
 			Err: fmt.Errorf("%w (%s)", errKilledTimeout, sb.route.cfg.Timeout)}
 	case killShutdown:
-		return Outcome{Status: 504, Body: []byte("killed: the server shut down before the function finished\n"), Err: errKilledShutdown}
+		return Outcome{Result: ResultShutdown, Body: []byte("killed: the server shut down before the function finished\n"), Err: errKilledShutdown}
 	default: // the client went away; nobody reads this
-		return Outcome{Status: 499, Body: []byte("request cancelled\n"), Err: errKilledCanceled}
+		return Outcome{Result: ResultCancelled, Body: []byte("request cancelled\n"), Err: errKilledCanceled}
 	}
 }
 
