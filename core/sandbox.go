@@ -90,6 +90,9 @@ type Sandbox struct {
 	stdout limitedBuffer
 	stderr limitedBuffer
 	memory memoryLease // its linear memory, from the engine's pool
+	// verdict is why the scheduler ended it while it waited to resume
+	// (errShed, errDropped); own goroutine.
+	verdict error
 }
 
 // Result is how a request ended, below HTTP: the listener alone maps it
@@ -286,6 +289,15 @@ func (sb *Sandbox) outcome(err error) Outcome {
 	if r := sb.kill.Load(); r != killNone {
 		return sb.killedOutcome(err)
 	}
+	// A sandbox that had run and was then shed (or dropped) while it
+	// waited for a worker again unwinds with the kill's exit code; its
+	// answer is the verdict.
+	switch {
+	case errors.Is(sb.verdict, errShed):
+		return answered(ResultShed, sb.verdict)
+	case errors.Is(sb.verdict, errDropped):
+		return answered(ResultDropped, sb.verdict)
+	}
 	var exit *sys.ExitError
 	switch {
 	case err == nil:
@@ -338,6 +350,9 @@ func yield(ctx context.Context, mod api.Module, stack []uint64) {
 	calibrate := true
 	if s.preemption && (s.preempt[sb.worker].Load() || now-sb.sliceStart >= s.quantum) {
 		switched, err := s.interrupt(sb)
+		if err != nil {
+			sb.verdict = err // shed or dropped while it waited: its answer, not an exit
+		}
 		if err != nil || sb.kill.Load() != killNone {
 			panic(sys.NewExitError(exitKilled))
 		}
@@ -391,6 +406,7 @@ func (sb *Sandbox) sleep(srv *Server, d time.Duration) {
 		t.Stop()
 	}
 	if err := s.unblock(sb); err != nil {
+		sb.verdict = err
 		panic(sys.NewExitError(exitKilled))
 	}
 	now := s.now()

@@ -21,6 +21,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/gosledge/gosledge/core/config"
+	"github.com/gosledge/gosledge/sdk"
 )
 
 // cacheDir is a compilation cache shared by the package's servers, so
@@ -96,6 +97,13 @@ func startTenants(t testing.TB, rt config.Runtime, tenants ...config.Tenant) *te
 // startTenantsWithPlugins is startTenants with [[plugin]] entries.
 func startTenantsWithPlugins(t testing.TB, rt config.Runtime, plugins []config.Plugin, tenants ...config.Tenant) *testServer {
 	t.Helper()
+	return startWithPolicies(t, rt, nil, plugins, tenants...)
+}
+
+// startWithPolicies is startTenantsWithPlugins with a registry of its own
+// (nil: the built-ins), for tests that need a policy of their own.
+func startWithPolicies(t testing.TB, rt config.Runtime, policies *sdk.Registry, plugins []config.Plugin, tenants ...config.Tenant) *testServer {
+	t.Helper()
 	if rt.Workers == 0 {
 		rt.Workers = 1
 	}
@@ -115,7 +123,7 @@ func startTenantsWithPlugins(t testing.TB, rt config.Runtime, plugins []config.P
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	srv, err := New(context.Background(), cfg, Options{Logger: log})
+	srv, err := New(context.Background(), cfg, Options{Logger: log, Policies: policies})
 	if err != nil {
 		t.Fatal(err)
 	}
