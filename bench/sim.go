@@ -12,6 +12,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/gosledge/gosledge/core"
 	"github.com/gosledge/gosledge/core/config"
 	"github.com/gosledge/gosledge/core/dispatch"
 	"github.com/gosledge/gosledge/plugins"
@@ -88,8 +89,8 @@ func Simulate(ctx context.Context, w *Workload, opt SimOptions) (*Report, error)
 		}
 	}
 	for _, p := range opt.Policies {
-		if !opt.Registry.Has(p.Name) {
-			return nil, fmt.Errorf("unknown policy %q (the simulator runs built-ins: %v)", p.Name, opt.Registry.Names())
+		if !opt.Registry.Has(p.Name) && !cfg.HasPlugin(p.Name) {
+			return nil, fmt.Errorf("unknown policy %q (built-ins %v, plugins of %s %v)", p.Name, opt.Registry.Names(), cfg.File, pluginNames(cfg))
 		}
 	}
 	rep := &Report{
@@ -101,11 +102,17 @@ func Simulate(ctx context.Context, w *Workload, opt SimOptions) (*Report, error)
 			if err := ctx.Err(); err != nil {
 				return rep, err
 			}
-			pol, err := opt.Registry.New(p.Name)
+			// The same policy code as bench: a built-in, or a [[plugin]]
+			// started for this run (a process or a Wasm module) behind
+			// the same failover as in the server.
+			pol, guard, stop, err := core.LaunchPolicy(ctx, cfg, p.Name, opt.Registry, opt.Logger)
 			if err != nil {
 				return rep, err
 			}
-			run, err := simulate(w, cfg, workers, p, pol, rate, opt.Logger)
+			run, err := simulate(w, cfg, workers, p, pol, guard, rate, opt.Logger)
+			if stop != nil {
+				stop()
+			}
 			if err != nil {
 				return rep, fmt.Errorf("policy %s at %g req/s: %w", p, rate, err)
 			}
@@ -210,9 +217,9 @@ func (r *simRun) push(e simEvent) {
 	heap.Push(&r.events, e)
 }
 
-func simulate(w *Workload, cfg *config.Config, workers int, p Policy, pol sdk.Policy, rate float64, log *slog.Logger) (RunReport, error) {
+func simulate(w *Workload, cfg *config.Config, workers int, p Policy, pol sdk.Policy, guard *dispatch.Guard, rate float64, log *slog.Logger) (RunReport, error) {
 	run := RunReport{Policy: p.String(), Rate: rate, Repeat: 1, Lag: Lag{Bound: lagBound(w.Routes)}}
-	r, src, err := newSimRun(w, cfg, workers, p, pol, rate, log)
+	r, src, err := newSimRun(w, cfg, workers, p, pol, guard, rate, log)
 	if err != nil {
 		return run, err
 	}
@@ -240,7 +247,7 @@ type source struct {
 	close func() error
 }
 
-func newSimRun(w *Workload, cfg *config.Config, workers int, p Policy, pol sdk.Policy, rate float64, log *slog.Logger) (*simRun, source, error) {
+func newSimRun(w *Workload, cfg *config.Config, workers int, p Policy, pol sdk.Policy, guard *dispatch.Guard, rate float64, log *slog.Logger) (*simRun, source, error) {
 	if c, ok := pol.(sdk.Configurer); ok {
 		if err := c.Configure(workers, tenantsOf(cfg)); err != nil {
 			return nil, source{}, fmt.Errorf("%s: Configure: %w", pol.Name(), err)
@@ -252,7 +259,7 @@ func newSimRun(w *Workload, cfg *config.Config, workers int, p Policy, pol sdk.P
 	}
 	d, err := dispatch.New(dispatch.Config{
 		Workers: workers, Quantum: r.quantum, Preemption: r.preemption, MaxQueue: cfg.Runtime.MaxQueue,
-		Admission: cfg.Runtime.Admission, Headroom: cfg.Runtime.AdmissionHeadroom, Policy: pol, Log: log,
+		Admission: cfg.Runtime.Admission, Headroom: cfg.Runtime.AdmissionHeadroom, Policy: pol, Guard: guard, Log: log,
 	})
 	if err != nil {
 		return nil, source{}, err
@@ -571,4 +578,13 @@ func (e *estimate) add(d time.Duration) {
 	slices.Sort(e.sorted)
 	rank := (e.percentile*len(e.sorted) + 99) / 100
 	e.current = e.sorted[max(rank, 1)-1]
+}
+
+// pluginNames lists cfg's [[plugin]] names.
+func pluginNames(cfg *config.Config) []string {
+	names := make([]string, len(cfg.Plugins))
+	for i, p := range cfg.Plugins {
+		names[i] = p.Name
+	}
+	return names
 }

@@ -145,7 +145,7 @@ rate = %d
 			if err != nil {
 				t.Fatal(err)
 			}
-			r, src, err := newSimRun(w, cfg, 1, Policy{Name: c.policy}, pol, w.Rates[0], quietLog())
+			r, src, err := newSimRun(w, cfg, 1, Policy{Name: c.policy}, pol, nil, w.Rates[0], quietLog())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -323,4 +323,36 @@ service = "fixed 12ms"
 	}
 	b.ReportMetric(float64(sent)/b.Elapsed().Seconds(), "req/s")
 	b.ReportMetric(float64(sent)/float64(b.N), "requests/op")
+}
+
+// TestSimPlugins: sim runs [[plugin]] policies through the same transport
+// and failover as the server. A plugin that is the built-in FIFO behind
+// the plugin protocol gives exactly the built-in's results (virtual time
+// makes them comparable byte for byte); one that dies mid-run falls back
+// to fifo and the report says so.
+func TestSimPlugins(t *testing.T) {
+	healthy := faultPlugin(t, "exit", "1000000000")
+	flaky := faultPlugin(t, "exit", "10")
+	w := simWorkload(t, "plugin_timeout = \"10s\"\n"+pluginTOML("pfifo", healthy)+pluginTOML("flaky", flaky), `config = "serve.toml"
+duration = "1s"
+warmup = "100ms"
+[arrival]
+rate = 200
+`+simRoutes, "")
+	pols, _ := ParsePolicies("fifo")
+	builtin := simulateCSV(t, w, SimOptions{Policies: pols})
+	pols, _ = ParsePolicies("pfifo")
+	viaPlugin := simulateCSV(t, w, SimOptions{Policies: pols})
+	if strings.ReplaceAll(viaPlugin, "pfifo", "fifo") != builtin {
+		t.Errorf("fifo as a plugin and built in differ:\n%s\n%s", viaPlugin, builtin)
+	}
+
+	pols, _ = ParsePolicies("flaky")
+	rep, err := Simulate(context.Background(), w, SimOptions{Policies: pols, Logger: quietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fb := rep.Runs[0].Fallback; fb == nil || fb.From != "flaky" || fb.To != "fifo" {
+		t.Errorf("flaky's run: fallback %+v, want flaky→fifo", fb)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	"github.com/gosledge/gosledge/core/config"
+	"github.com/gosledge/gosledge/core/dispatch"
 	"github.com/gosledge/gosledge/sdk"
 	"github.com/gosledge/gosledge/sdk/plugin"
 )
@@ -56,4 +57,30 @@ func resolvePolicy(ctx context.Context, cfg *config.Config, reg *sdk.Registry, l
 	}
 	log.Info("policy plugin started", "plugin", pc.Name, "path", pc.Path, "protocol", c.ProtocolVersion(), "fallback", fallback)
 	return c.Policy(), g, c.Kill, nil
+}
+
+// LaunchPolicy starts the policy called name — a built-in of reg, or a
+// [[plugin]] of cfg (a process or a Wasm module) — for a caller that
+// drives core/dispatch itself, as the simulator does. For a plugin it
+// also returns the guard the dispatcher's failover decorator needs (nil
+// for a built-in) and stop, which ends the plugin (nil for a built-in);
+// once the guard has ejected the plugin, it is stopped already.
+func LaunchPolicy(ctx context.Context, cfg *config.Config, name string, reg *sdk.Registry, log *slog.Logger) (p sdk.Policy, guard *dispatch.Guard, stop func(), err error) {
+	c := *cfg
+	c.Runtime.Policy = name
+	if !reg.Has(name) {
+		if err := c.CheckPlugins(name); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	p, g, kill, err := resolvePolicy(ctx, &c, reg, log)
+	if err != nil || g == nil {
+		return p, nil, nil, err
+	}
+	return p, &dispatch.Guard{
+		Name:     g.name,
+		Err:      g.err,
+		Fallback: g.fallback,
+		Ejected:  func(dispatch.Fallback) { go g.kill() },
+	}, kill, nil
 }
