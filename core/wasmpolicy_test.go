@@ -3,14 +3,18 @@ package core
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -360,20 +364,79 @@ func decisionQueue(p sdk.Policy, n int) policytest.Queue {
 
 // BenchmarkEchoWasmPolicy compares echo throughput under the built-in edf
 // and under the llf example as a Wasm policy (every decision a guest
-// call), on 2 workers.
+// call), on 2 workers, 4 keep-alive clients: both servers run side by
+// side, and each round measures one, then the other (alternating which
+// goes first), so that a shared machine's load falls on both alike. It
+// reports the medians of the rounds and the ratio llf-wasm/edf, median
+// and min-max over the rounds. Run it with -benchtime 1x; the rounds and
+// the duration of each measurement come from GOSLEDGE_BENCH_ROUNDS
+// (default 5) and GOSLEDGE_BENCH_SLICE (default 1s).
 func BenchmarkEchoWasmPolicy(b *testing.B) {
-	b.Run("edf-builtin", func(b *testing.B) {
-		ts := startServer(b, config.Runtime{Workers: 2, Policy: "edf", Preemption: true}, testRoute(b, "/echo", "echo"))
-		benchEcho(b, ts)
-	})
-	b.Run("llf-wasm", func(b *testing.B) {
-		llfWasm, _ := wasmPolicies(b)
-		rt, _ := pluginRuntime("llf", "")
-		rt.Workers = 2
-		ts := startTenantsWithPlugins(b, rt, []config.Plugin{wasmPlugin("llf", llfWasm)}, config.Tenant{Name: "t", Routes: []config.Route{testRoute(b, "/echo", "echo")}})
-		benchEcho(b, ts)
-		if fbs := ts.Fallbacks(); len(fbs) != 0 {
-			b.Errorf("fallbacks: %+v", fbs)
+	rounds := envInt("GOSLEDGE_BENCH_ROUNDS", 5)
+	slice := time.Second
+	if d, err := time.ParseDuration(os.Getenv("GOSLEDGE_BENCH_SLICE")); err == nil {
+		slice = d
+	}
+	edfSrv := startServer(b, config.Runtime{Workers: 2, Policy: "edf", Preemption: true}, testRoute(b, "/echo", "echo"))
+	llfWasm, _ := wasmPolicies(b)
+	rt, _ := pluginRuntime("llf", "")
+	rt.Workers = 2
+	llfSrv := startTenantsWithPlugins(b, rt, []config.Plugin{wasmPlugin("llf", llfWasm)}, config.Tenant{Name: "t", Routes: []config.Route{testRoute(b, "/echo", "echo")}})
+	for _, ts := range []*testServer{edfSrv, llfSrv} { // warm up: connections, compiled modules, pools
+		echoFor(b, ts, slice/4)
+	}
+	b.ResetTimer()
+	var edfs, llfs, ratios []float64
+	for i := range rounds {
+		var e, l float64
+		if i%2 == 0 {
+			e, l = echoFor(b, edfSrv, slice), echoFor(b, llfSrv, slice)
+		} else {
+			l, e = echoFor(b, llfSrv, slice), echoFor(b, edfSrv, slice)
 		}
-	})
+		edfs, llfs, ratios = append(edfs, e), append(llfs, l), append(ratios, l/e)
+		b.Logf("round %d: edf %.0f req/s, llf-wasm %.0f req/s, ratio %.3f", i, e, l, l/e)
+	}
+	b.StopTimer()
+	if fbs := llfSrv.Fallbacks(); len(fbs) != 0 {
+		b.Errorf("fallbacks: %+v", fbs)
+	}
+	b.ReportMetric(median(edfs), "edf-req/s")
+	b.ReportMetric(median(llfs), "llf-wasm-req/s")
+	b.ReportMetric(median(ratios), "ratio")
+	b.ReportMetric(slices.Min(ratios), "ratio-min")
+	b.ReportMetric(slices.Max(ratios), "ratio-max")
+}
+
+// echoFor drives ts's /echo from 4 keep-alive clients for d and returns
+// the requests answered per second.
+func echoFor(b *testing.B, ts *testServer, d time.Duration) float64 {
+	tr := &http.Transport{MaxIdleConnsPerHost: 4}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	url := ts.url + "/echo"
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	deadline := start.Add(d)
+	for range 4 {
+		wg.Go(func() {
+			for time.Now().Before(deadline) {
+				resp, err := client.Post(url, "text/plain", strings.NewReader("hello"))
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || string(body) != "hello" {
+					b.Errorf("echo: %d %q", resp.StatusCode, body)
+					return
+				}
+				n.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	return float64(n.Load()) / time.Since(start).Seconds()
 }

@@ -12,9 +12,12 @@
 // laxity. Since now is the same for every task, comparing laxities at one
 // instant is comparing Deadline − Remaining, which does not change while a
 // task waits; so queued tasks sit in one min-heap keyed by Deadline −
-// Remaining (ties by Arrival, then ID). A running task's laxity stays
-// constant while a waiting task's shrinks, which is what makes LLF switch
-// more than EDF.
+// Remaining (ties by Arrival, then ID): a hand-written binary heap of
+// values, with an open-addressing table from task ID to heap position for
+// Dequeue, neither allocating once grown to the longest queue seen (the
+// policy is also built for Wasm, where allocation and maps are dear). A
+// running task's laxity stays constant while a waiting task's shrinks,
+// which is what makes LLF switch more than EDF.
 //
 //   - GetNext pops the least laxity, whatever the worker.
 //   - OnInterrupt(w, cur, now) is true iff a queued task has strictly
@@ -24,8 +27,9 @@
 //     now cancels out, it is Deadline − Remaining of arriving against cur,
 //     strictly smaller: a strict order, as the core requires.
 //
-// Complexity: Enqueue, GetNext and Dequeue of a queued task O(log n);
-// OnInterrupt and WouldPreempt O(1). Report exposes the queue length.
+// Complexity: Enqueue, GetNext and Dequeue of a queued task O(log n),
+// Dequeue of one not queued O(1) expected; OnInterrupt and WouldPreempt
+// O(1). Report exposes the queue length.
 //
 // Limits: classic LLF thrashes between tasks of equal laxity; strict
 // comparisons here keep the running one. Expected is the route's estimate,

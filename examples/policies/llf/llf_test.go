@@ -1,7 +1,9 @@
 package llf
 
 import (
+	"math/rand/v2"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -91,5 +93,154 @@ func TestPreemption(t *testing.T) {
 	}
 	if l.WouldPreempt(0, cur, cur) {
 		t.Fatal("WouldPreempt(cur, cur)")
+	}
+}
+
+// ref is the reference LLF: a slice kept sorted by (key, arrival, ID),
+// searched linearly. Slow and obviously right.
+type ref struct{ es []entry }
+
+func (r *ref) less(a, b entry) bool { return less(&a, &b) }
+
+func (r *ref) enqueue(t sdk.Task) {
+	r.dequeue(t.ID)
+	e := entry{id: t.ID, key: key(t), arrival: t.Arrival}
+	i := 0
+	for i < len(r.es) && r.less(r.es[i], e) {
+		i++
+	}
+	r.es = slices.Insert(r.es, i, e)
+}
+
+func (r *ref) getNext() (sdk.TaskID, bool) {
+	if len(r.es) == 0 {
+		return 0, false
+	}
+	id := r.es[0].id
+	r.es = r.es[1:]
+	return id, true
+}
+
+func (r *ref) dequeue(id sdk.TaskID) {
+	r.es = slices.DeleteFunc(r.es, func(e entry) bool { return e.id == id })
+}
+
+func (r *ref) onInterrupt(cur sdk.Task, now time.Duration) bool {
+	return len(r.es) > 0 && r.es[0].key-now < Laxity(cur, now)
+}
+
+// TestHammer runs LLF and the reference on the same random sequence of
+// enqueues (some of an ID already queued), pops, dequeues (of queued,
+// popped and never-seen IDs) and interrupts, and compares every answer
+// and the queue length after every step.
+func TestHammer(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		steps  int
+		keys   int                           // deadlines and expectations in [0, keys) ms: few keys, many ties
+		pEnq   int                           // percent of steps that enqueue
+		id     func(r *rand.Rand) sdk.TaskID // the next new ID
+		maxLen int                           // pop instead of enqueue above this length
+	}{
+		{"sequential", 20000, 1000, 50, nil, 300},
+		{"ties", 20000, 3, 50, nil, 300},
+		{"grow", 20000, 50, 80, nil, 5000},
+		{"drain", 20000, 100, 30, nil, 100},
+		{"sparse IDs", 20000, 1000, 55, func(r *rand.Rand) sdk.TaskID { return sdk.TaskID(r.Uint64() >> 1) }, 500},
+		// multiples of 2^40 share their low bits: only the multiplicative
+		// hash separates them.
+		{"strided IDs", 20000, 100, 55, func(r *rand.Rand) sdk.TaskID { return sdk.TaskID(r.IntN(1<<20)) << 40 }, 500},
+		{"small IDs", 20000, 100, 60, func(r *rand.Rand) sdk.TaskID { return sdk.TaskID(r.IntN(64)) }, 64},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(uint64(len(tc.name)), uint64(tc.steps)))
+			l, r := New(), &ref{}
+			var seen []sdk.TaskID
+			next := sdk.TaskID(0)
+			newID := func() sdk.TaskID {
+				if tc.id != nil {
+					return tc.id(rng)
+				}
+				next++
+				return next
+			}
+			d := func() time.Duration { return time.Duration(rng.IntN(tc.keys)) * ms }
+			now := time.Duration(0)
+			for step := range tc.steps {
+				now += time.Duration(rng.IntN(1000)) * time.Microsecond
+				switch p := rng.IntN(100); {
+				case p < tc.pEnq && len(r.es) < tc.maxLen:
+					id := newID()
+					if len(seen) > 0 && rng.IntN(20) == 0 { // re-enqueue a known ID
+						id = seen[rng.IntN(len(seen))]
+					}
+					seen = append(seen, id)
+					task := sdk.Task{ID: id, Arrival: now - d(), Deadline: now + d(), Expected: d(), Ran: d() / 2}
+					l.Enqueue(task, sdk.EnqueueReason(rng.IntN(3)))
+					r.enqueue(task)
+				case p < tc.pEnq+(100-tc.pEnq)/2 || len(seen) == 0:
+					got, gok := l.GetNext(0, now)
+					want, wok := r.getNext()
+					if got != want || gok != wok {
+						t.Fatalf("step %d: GetNext = %d, %v; want %d, %v", step, got, gok, want, wok)
+					}
+				case p < 97:
+					id := seen[rng.IntN(len(seen))]
+					if rng.IntN(4) == 0 {
+						id = newID() // most likely never seen
+					}
+					l.Dequeue(id, sdk.Completed)
+					r.dequeue(id)
+				default:
+					cur := sdk.Task{ID: newID(), Deadline: now + d(), Expected: d()}
+					if got, want := l.OnInterrupt(0, cur, now), r.onInterrupt(cur, now); got != want {
+						t.Fatalf("step %d: OnInterrupt = %v, want %v", step, got, want)
+					}
+				}
+				if g := l.Report(now); g[0].Value != float64(len(r.es)) {
+					t.Fatalf("step %d: %v queued, want %d", step, g[0].Value, len(r.es))
+				}
+			}
+			for { // what is left comes out in the same order
+				got, gok := l.GetNext(0, now)
+				want, wok := r.getNext()
+				if got != want || gok != wok {
+					t.Fatalf("drain: GetNext = %d, %v; want %d, %v", got, gok, want, wok)
+				}
+				if !gok {
+					break
+				}
+			}
+		})
+	}
+}
+
+// TestNoAllocs: once the queue has reached its size, an Enqueue, GetNext
+// and Dequeue allocate nothing (the point of the hand-written heap and
+// index: allocation is what a Go policy pays most for in Wasm).
+func TestNoAllocs(t *testing.T) {
+	for _, n := range []int{0, 1, 100, 10000} {
+		t.Run(strconv.Itoa(n), func(t *testing.T) {
+			l := New()
+			id := sdk.TaskID(0)
+			task := func() sdk.Task {
+				id++
+				return tk(id, time.Duration(id%97)*ms, ms, 0, time.Duration(id))
+			}
+			for range n {
+				l.Enqueue(task(), sdk.Arrived)
+			}
+			// warm: the table grows at the first enqueue past half full
+			l.Enqueue(task(), sdk.Arrived)
+			l.GetNext(0, 0)
+			if a := testing.AllocsPerRun(1000, func() {
+				l.Enqueue(task(), sdk.Arrived)
+				got, _ := l.GetNext(0, 0)
+				l.Dequeue(got, sdk.Completed)
+				l.Dequeue(id+1, sdk.Cancelled)
+			}); a != 0 {
+				t.Errorf("%v allocations per decision", a)
+			}
+		})
 	}
 }
