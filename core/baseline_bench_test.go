@@ -159,19 +159,29 @@ type echoResult struct {
 }
 
 func (l echoLoad) run(b *testing.B, c *benchChild) echoResult {
-	tr := &http.Transport{MaxIdleConnsPerHost: l.conns, DisableKeepAlives: !l.keepAlive}
+	cpu0 := c.cpu(b)
+	n, elapsed := echoClients(b, c.url, l.conns, l.keepAlive, l.d)
+	cpu := c.cpu(b) - cpu0
+	return echoResult{rps: float64(n) / elapsed.Seconds(), cpuPerReq: cpu / time.Duration(max(n, 1))}
+}
+
+// echoClients posts "hello" to url from conns clients (keep-alive or a
+// connection per request) for d, checking every answer, and returns how
+// many were answered and how long it took.
+func echoClients(b *testing.B, url string, conns int, keepAlive bool, d time.Duration) (int64, time.Duration) {
+	tr := &http.Transport{MaxIdleConnsPerHost: conns, DisableKeepAlives: !keepAlive}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr}
 	var n atomic.Int64
 	var wg sync.WaitGroup
-	cpu0, start := c.cpu(b), time.Now()
-	deadline := start.Add(l.d)
-	for range l.conns {
+	start := time.Now()
+	deadline := start.Add(d)
+	for range conns {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for time.Now().Before(deadline) {
-				resp, err := client.Post(c.url, "text/plain", strings.NewReader("hello"))
+				resp, err := client.Post(url, "text/plain", strings.NewReader("hello"))
 				if err != nil {
 					b.Error(err)
 					return
@@ -187,8 +197,7 @@ func (l echoLoad) run(b *testing.B, c *benchChild) echoResult {
 		}()
 	}
 	wg.Wait()
-	elapsed, cpu := time.Since(start), c.cpu(b)-cpu0
-	return echoResult{rps: float64(n.Load()) / elapsed.Seconds(), cpuPerReq: cpu / time.Duration(max(n.Load(), 1))}
+	return n.Load(), time.Since(start)
 }
 
 // BenchmarkEchoVsBare serves echo from gosledge and from the bare baseline

@@ -3,10 +3,8 @@ package core
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -411,32 +408,6 @@ func BenchmarkEchoWasmPolicy(b *testing.B) {
 // echoFor drives ts's /echo from 4 keep-alive clients for d and returns
 // the requests answered per second.
 func echoFor(b *testing.B, ts *testServer, d time.Duration) float64 {
-	tr := &http.Transport{MaxIdleConnsPerHost: 4}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr}
-	url := ts.url + "/echo"
-	var n atomic.Int64
-	var wg sync.WaitGroup
-	start := time.Now()
-	deadline := start.Add(d)
-	for range 4 {
-		wg.Go(func() {
-			for time.Now().Before(deadline) {
-				resp, err := client.Post(url, "text/plain", strings.NewReader("hello"))
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				body, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 || string(body) != "hello" {
-					b.Errorf("echo: %d %q", resp.StatusCode, body)
-					return
-				}
-				n.Add(1)
-			}
-		})
-	}
-	wg.Wait()
-	return float64(n.Load()) / time.Since(start).Seconds()
+	n, elapsed := echoClients(b, ts.url+"/echo", 4, true, d)
+	return float64(n) / elapsed.Seconds()
 }
