@@ -21,7 +21,7 @@ func simCmd(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("sim", "sim --workload W [--policies P,...] [--workers N] [--seed S] [--service-from PERFLOG] [--out DIR]", stderr)
 	workload := fs.String("workload", "", "workload file (required), e.g. examples/workloads/bimodal.toml")
 	list := fs.String("policies", strings.Join(plugins.Builtins().Names(), ","),
-		"comma-separated built-in policies to compare, in order; NAME:nopreempt or NAME:preempt forces preemption off or on")
+		"comma-separated policies to compare, in order: built-ins or [[plugin]] names of the serve config; NAME:nopreempt or NAME:preempt forces preemption off or on")
 	workers := fs.Int("workers", 0, "workers (overrides the workload's and the serve config's)")
 	seed := fs.Uint64("seed", 0, "seed of arrivals, routes and service times (overrides the workload's)")
 	duration := fs.Duration("duration", 0, "measured time of each run (overrides the workload's duration)")
