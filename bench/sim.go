@@ -90,7 +90,7 @@ func Simulate(ctx context.Context, w *Workload, opt SimOptions) (*Report, error)
 	}
 	for _, p := range opt.Policies {
 		if !opt.Registry.Has(p.Name) && !cfg.HasPlugin(p.Name) {
-			return nil, fmt.Errorf("unknown policy %q (built-ins %v, plugins of %s %v)", p.Name, opt.Registry.Names(), cfg.File, pluginNames(cfg))
+			return nil, fmt.Errorf("unknown policy %q (built-ins %v, plugins of %s %v)", p.Name, opt.Registry.Names(), cfg.File, cfg.PluginNames())
 		}
 	}
 	rep := &Report{
@@ -578,13 +578,4 @@ func (e *estimate) add(d time.Duration) {
 	slices.Sort(e.sorted)
 	rank := (e.percentile*len(e.sorted) + 99) / 100
 	e.current = e.sorted[max(rank, 1)-1]
-}
-
-// pluginNames lists cfg's [[plugin]] names.
-func pluginNames(cfg *config.Config) []string {
-	names := make([]string, len(cfg.Plugins))
-	for i, p := range cfg.Plugins {
-		names[i] = p.Name
-	}
-	return names
 }

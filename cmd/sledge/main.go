@@ -141,15 +141,6 @@ func durationFlag(fs *flag.FlagSet, name, usage string) *time.Duration {
 	return &d
 }
 
-// pluginNames lists cfg's [[plugin]] names.
-func pluginNames(cfg *config.Config) []string {
-	names := make([]string, len(cfg.Plugins))
-	for i, p := range cfg.Plugins {
-		names[i] = p.Name
-	}
-	return names
-}
-
 // loadConfig reads path, or the embedded default config when path is "".
 func loadConfig(path string) (*config.Config, error) {
 	if path == "" {
@@ -247,7 +238,7 @@ func validate(args []string, stdout, stderr io.Writer) error {
 	var errs []error
 	if !plugins.Builtins().Has(cfg.Runtime.Policy) && !cfg.HasPlugin(cfg.Runtime.Policy) {
 		errs = append(errs, fmt.Errorf("%s: key \"policy\": unknown policy %q (built-ins %v, plugins %v)",
-			cfg.Where("runtime", "policy"), cfg.Runtime.Policy, plugins.Builtins().Names(), pluginNames(cfg)))
+			cfg.Where("runtime", "policy"), cfg.Runtime.Policy, plugins.Builtins().Names(), cfg.PluginNames()))
 	}
 	// Every declared plugin, used or not: serve checks only the one it
 	// starts, and a plugin may be chosen with --policy.

@@ -366,6 +366,15 @@ type dirFS string
 func (d dirFS) Open(name string) (fs.File, error)    { return os.Open(resolve(string(d), name)) }
 func (d dirFS) ReadFile(name string) ([]byte, error) { return os.ReadFile(resolve(string(d), name)) }
 
+// PluginNames lists the [[plugin]] names, in file order.
+func (c *Config) PluginNames() []string {
+	names := make([]string, len(c.Plugins))
+	for i, p := range c.Plugins {
+		names[i] = p.Name
+	}
+	return names
+}
+
 // HasPlugin reports whether a [[plugin]] is named name.
 func (c *Config) HasPlugin(name string) bool {
 	for _, p := range c.Plugins {
