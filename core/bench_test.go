@@ -4,10 +4,8 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"os"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -175,17 +173,4 @@ func BenchmarkInFlight(b *testing.B) {
 }
 
 // residentBytes is the process's resident set (VmRSS).
-func residentBytes(b *testing.B) int64 {
-	status, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		b.Skipf("no /proc: %v", err)
-	}
-	for _, line := range strings.Split(string(status), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb << 10
-		}
-	}
-	b.Skip("no VmRSS in /proc/self/status")
-	return 0
-}
+func residentBytes(b testing.TB) int64 { return procStatus(b, "VmRSS") }

@@ -34,7 +34,7 @@ func TestFlood(t *testing.T) {
 	flood := counterRoute(t, "/flood", "flood")
 	flood.MemoryLimit = limit
 	ts := startServer(t, config.Runtime{Workers: workers, Preemption: true, MaxQueue: maxQueue}, flood)
-	before := procStatus(t, "VmRSS")
+	before := residentBytes(t)
 	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestFlood(t *testing.T) {
 }
 
 // procStatus is a /proc/self/status field in bytes (VmRSS, VmHWM).
-func procStatus(t *testing.T, field string) int64 {
+func procStatus(t testing.TB, field string) int64 {
 	t.Helper()
 	status, err := os.ReadFile("/proc/self/status")
 	if err != nil {
