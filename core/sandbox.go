@@ -229,12 +229,10 @@ func (sb *Sandbox) run(ctx context.Context, srv *Server) (out Outcome) {
 	case err != nil:
 		return answered(ResultRefused, err)
 	}
-	switch err := s.await(sb); {
-	case errors.Is(err, errDropped):
-		return answered(ResultDropped, err)
-	case errors.Is(err, errShed):
-		return answered(ResultShed, err)
-	case err != nil:
+	if err := s.await(sb); err != nil {
+		if out, ok := verdictOutcome(err); ok {
+			return out
+		}
 		return sb.killedOutcome(err)
 	}
 	ok := false
@@ -284,6 +282,18 @@ func (sb *Sandbox) run(ctx context.Context, srv *Server) (out Outcome) {
 	return out
 }
 
+// verdictOutcome is the answer to a sandbox the scheduler ended while it
+// waited for a worker (before it started, or to resume): dropped or shed.
+func verdictOutcome(err error) (Outcome, bool) {
+	switch {
+	case errors.Is(err, errDropped):
+		return answered(ResultDropped, err), true
+	case errors.Is(err, errShed):
+		return answered(ResultShed, err), true
+	}
+	return Outcome{}, false
+}
+
 // outcome maps the error of _start to the request's result.
 func (sb *Sandbox) outcome(err error) Outcome {
 	if r := sb.kill.Load(); r != killNone {
@@ -292,11 +302,8 @@ func (sb *Sandbox) outcome(err error) Outcome {
 	// A sandbox that had run and was then shed (or dropped) while it
 	// waited for a worker again unwinds with the kill's exit code; its
 	// answer is the verdict.
-	switch {
-	case errors.Is(sb.verdict, errShed):
-		return answered(ResultShed, sb.verdict)
-	case errors.Is(sb.verdict, errDropped):
-		return answered(ResultDropped, sb.verdict)
+	if out, ok := verdictOutcome(sb.verdict); ok {
+		return out
 	}
 	var exit *sys.ExitError
 	switch {
