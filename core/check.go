@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 
 	"github.com/gosledge/gosledge/core/config"
 )
@@ -22,10 +21,9 @@ func CheckModules(ctx context.Context, cfg *config.Config) error {
 	defer e.close(ctx)
 	var errs []error
 	for ti, tc := range cfg.Tenants {
-		for ri, rc := range tc.Routes {
-			if _, err := e.compile(ctx, tc.Name+rc.Path+" ("+rc.Module+")", rc.Wasm, rc.MemoryLimit); err != nil {
-				errs = append(errs, fmt.Errorf("%s: key \"module\": %w",
-					cfg.Where("tenant", strconv.Itoa(ti), "route", strconv.Itoa(ri), "module"), err))
+		for ri := range tc.Routes {
+			if _, err := e.compileRoute(ctx, cfg, ti, ri); err != nil {
+				errs = append(errs, err)
 			}
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 
 	"github.com/tetratelabs/wazero"
@@ -119,6 +120,19 @@ func (e *engine) compile(ctx context.Context, name string, wasm []byte, memoryLi
 		return nil, fmt.Errorf("module %s: no _start export (a WASI command is required)", name)
 	}
 	e.compiled[key] = m
+	return m, nil
+}
+
+// compileRoute compiles the module of cfg's route ri of tenant ti, and
+// names the route's module key (file:line) and file in any error: serve
+// and validate refuse a module with the same words.
+func (e *engine) compileRoute(ctx context.Context, cfg *config.Config, ti, ri int) (wazero.CompiledModule, error) {
+	tc := cfg.Tenants[ti]
+	rc := tc.Routes[ri]
+	m, err := e.compile(ctx, tc.Name+rc.Path+" ("+rc.Module+")", rc.Wasm, rc.MemoryLimit)
+	if err != nil {
+		return nil, fmt.Errorf("%s: key \"module\": %w", cfg.Where("tenant", strconv.Itoa(ti), "route", strconv.Itoa(ri), "module"), err)
+	}
 	return m, nil
 }
 

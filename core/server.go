@@ -258,9 +258,9 @@ func (s *Server) compileRoutes(ctx context.Context, cfg *config.Config) ([]map[s
 		routes := map[string]*route{}
 		for ri, rc := range tc.Routes {
 			name := tc.Name + rc.Path
-			m, err := s.engine.compile(ctx, name, rc.Wasm, rc.MemoryLimit)
+			m, err := s.engine.compileRoute(ctx, cfg, ti, ri)
 			if err != nil {
-				return nil, fmt.Errorf("%s: key \"module\": %w", cfg.Where("tenant", strconv.Itoa(ti), "route", strconv.Itoa(ri), "module"), err)
+				return nil, err
 			}
 			r := &route{srv: s, tenant: tc.Name, name: name, cfg: rc, module: m, moduleConfig: base,
 				dropLate: rc.OnDeadlineMiss == "drop"}
