@@ -23,7 +23,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	list := fs.String("policies", strings.Join(plugins.Builtins().Names(), ","),
 		"comma-separated policies to compare, in order; NAME:nopreempt or NAME:preempt forces preemption off or on")
 	out := fs.String("out", "", "directory for CSV, JSON and charts (default results/WORKLOAD-TIMESTAMP)")
-	duration := fs.Duration("duration", 0, "measured time of each run (overrides the workload's duration)")
+	duration := durationFlag(fs, "duration", "measured time of each run, a `duration` such as 4s (overrides the workload's duration)")
 	repeat := fs.Int("repeat", 1, "runs of each policy at each rate, interleaved (A, B, A, B, ...); the report adds the median and range over them")
 	var strict optionalBool
 	fs.Var(&strict, "strict", "fail a run whose policy fell back (a plugin failed and plugin_fallback took over) (default: on for plugin policies)")

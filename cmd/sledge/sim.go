@@ -24,7 +24,7 @@ func simCmd(args []string, stdout, stderr io.Writer) error {
 		"comma-separated policies to compare, in order: built-ins or [[plugin]] names of the serve config; NAME:nopreempt or NAME:preempt forces preemption off or on")
 	workers := fs.Int("workers", 0, "workers (overrides the workload's and the serve config's)")
 	seed := fs.Uint64("seed", 0, "seed of arrivals, routes and service times (overrides the workload's)")
-	duration := fs.Duration("duration", 0, "measured time of each run (overrides the workload's duration)")
+	duration := durationFlag(fs, "duration", "measured time of each run, a `duration` such as 4s (overrides the workload's duration)")
 	serviceFrom := fs.String("service-from", "", "perf log written by sledge serve: every route's service times are sampled from its 200s there")
 	out := fs.String("out", "", "directory for CSV, JSON and charts (default results/WORKLOAD-TIMESTAMP)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
