@@ -47,8 +47,7 @@ type memoryPool struct {
 type linearMemory struct {
 	pool    *memoryPool
 	region  []byte // the whole reservation
-	size    uint64 // bytes the guest may touch now
-	touched uint64 // high-water mark of size since the last reset
+	touched uint64 // the most the guest could touch since the last reset
 	kept    uint64 // while idle: the bytes it keeps resident
 }
 
@@ -68,7 +67,6 @@ func (l *leasedMemory) Reallocate(size uint64) []byte {
 	if l.freed || size > uint64(len(m.region)) {
 		return nil // past the reservation: memory.grow fails in the guest
 	}
-	m.size = size
 	m.touched = max(m.touched, size)
 	return m.region[:size]
 }
@@ -81,9 +79,7 @@ func (l *leasedMemory) Free() {
 		return
 	}
 	l.freed = true
-	if l.m.pool != nil {
-		l.m.pool.put(l.m)
-	}
+	l.m.pool.put(l.m)
 }
 
 func (p *memoryPool) get(reserve uint64) (*linearMemory, error) {
@@ -129,7 +125,7 @@ func (p *memoryPool) put(m *linearMemory) {
 		releaseRegion(m.region) // cannot guarantee zeroes: never reuse it
 		return
 	}
-	m.size, m.touched = 0, 0
+	m.touched = 0
 	reserve := uint64(len(m.region))
 	p.mu.Lock()
 	p.idle[reserve] = append(p.idle[reserve], m)
@@ -160,7 +156,7 @@ type memoryLease struct {
 var _ experimental.MemoryAllocator = (*memoryLease)(nil)
 
 // Allocate implements experimental.MemoryAllocator. A reservation that
-// cannot be made falls back to an ordinary heap slice of max bytes.
+// cannot be made falls back to an ordinary, growing heap slice.
 func (l *memoryLease) Allocate(_, maxBytes uint64) experimental.LinearMemory {
 	reserve := max(roundUp(maxBytes, wasmPage), wasmPage)
 	m, err := l.pool.get(reserve)
