@@ -248,10 +248,8 @@ type source struct {
 }
 
 func newSimRun(w *Workload, cfg *config.Config, workers int, p Policy, pol sdk.Policy, guard *dispatch.Guard, rate float64, log *slog.Logger) (*simRun, source, error) {
-	if c, ok := pol.(sdk.Configurer); ok {
-		if err := c.Configure(workers, tenantsOf(cfg)); err != nil {
-			return nil, source{}, fmt.Errorf("%s: Configure: %w", pol.Name(), err)
-		}
+	if err := core.ConfigurePolicy(withWorkers(cfg, workers), p.Name, pol); err != nil {
+		return nil, source{}, err
 	}
 	r := &simRun{
 		w: w, costs: w.Costs, quantum: cfg.Runtime.Quantum, preemption: p.preempts(cfg.Runtime.Preemption),
@@ -307,13 +305,12 @@ func newSimRun(w *Workload, cfg *config.Config, workers int, p Policy, pol sdk.P
 // streamService is the random stream of service times.
 const streamService = 3
 
-func tenantsOf(cfg *config.Config) []sdk.TenantConfig {
-	out := make([]sdk.TenantConfig, len(cfg.Tenants))
-	for i, t := range cfg.Tenants {
-		out[i] = sdk.TenantConfig{Name: t.Name, ReplenishmentPeriod: t.ReplenishmentPeriod,
-			MaxBudget: t.MaxBudget, Reservation: t.Reservation}
-	}
-	return out
+// withWorkers is cfg with workers workers: the simulator runs a serve
+// config at any size.
+func withWorkers(cfg *config.Config, workers int) *config.Config {
+	c := *cfg
+	c.Runtime.Workers = workers
+	return &c
 }
 
 // routeConfig is rt's route in the serve config (resolveRoutes checked

@@ -106,7 +106,7 @@ func (c policyCollector) Collect(ch chan<- prometheus.Metric) {
 	var gauges []sdk.Gauge
 	p := sched.d.Policy()
 	name := p.Name()
-	if r, ok := p.(sdk.Reporter); ok {
+	if r := sdk.ExtensionsOf(p).Reporter; r != nil {
 		gauges = r.Report(sched.now())
 	}
 	sched.mu.Unlock()

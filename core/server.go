@@ -129,6 +129,9 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	if opt.Policies == nil {
 		opt.Policies = plugins.Builtins()
 	}
+	if err := CheckPolicies(cfg, opt.Policies); err != nil {
+		return nil, err
+	}
 	if !opt.Policies.Has(cfg.Runtime.Policy) {
 		// Before launching: a missing or non-executable program gets
 		// its file:line rather than the error of fork/exec.
@@ -163,11 +166,9 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	if _, set := os.LookupEnv("GOGC"); !set {
 		debug.SetGCPercent(gcPercent)
 	}
-	if c, ok := policy.(sdk.Configurer); ok {
-		if err := c.Configure(cfg.Runtime.Workers, tenantConfigs(cfg)); err != nil {
-			s.close(ctx)
-			return nil, fmt.Errorf("%s: policy %s: %w", cfg.File, policy.Name(), err)
-		}
+	if err := ConfigurePolicy(cfg, cfg.Runtime.Policy, policy); err != nil {
+		s.close(ctx)
+		return nil, err
 	}
 	s.metrics = newMetrics(s)
 	rt := cfg.Runtime
@@ -189,16 +190,6 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		return nil, err
 	}
 	return s, nil
-}
-
-// tenantConfigs is what a policy may know of the tenants.
-func tenantConfigs(cfg *config.Config) []sdk.TenantConfig {
-	out := make([]sdk.TenantConfig, len(cfg.Tenants))
-	for i, t := range cfg.Tenants {
-		out[i] = sdk.TenantConfig{Name: t.Name, ReplenishmentPeriod: t.ReplenishmentPeriod,
-			MaxBudget: t.MaxBudget, Reservation: t.Reservation}
-	}
-	return out
 }
 
 // start compiles routes, binds listeners and opens the perf log.

@@ -34,8 +34,10 @@ func TestNoisyNeighbour(t *testing.T) {
 			long := testRoute(t, "/spin", "spin")
 			long.ExpectedExecution, long.RelativeDeadline = 50*time.Millisecond, 10*time.Second
 			ts := startTenants(t, config.Runtime{Workers: 1, Policy: tt.policy, Preemption: true},
-				config.Tenant{Name: "paid", ReplenishmentPeriod: 10 * time.Millisecond, MaxBudget: 5 * time.Millisecond,
-					Reservation: 0.5, Routes: []config.Route{short}},
+				config.Tenant{Name: "paid", Policies: config.PolicyTables{
+					"mtds":  {"replenishment_period": "10ms", "max_budget": "5ms"},
+					"mtdbf": {"reservation": 0.5},
+				}, Routes: []config.Route{short}},
 				config.Tenant{Name: "free", Routes: []config.Route{long}})
 			freeURL := "http://" + ts.Addr("free")
 

@@ -17,9 +17,12 @@
 // was given by Enqueue until it hands them out by GetNext or they are
 // removed by Dequeue; a task that is running belongs to the core.
 //
-// Optional capabilities are separate interfaces a policy may also implement
-// (detected by type assertion), so adding one never changes Policy:
-// [Charger] learns the CPU time each task used each time it stops running.
+// Optional capabilities are separate interfaces a policy may also implement,
+// found in one place (ExtensionsOf), so adding one never changes Policy:
+// [Charger] learns the CPU time each task used each time it stops running,
+// [Configurer] gets the worker count and the policy's own config tables
+// ([Options], decoded and checked by the policy), [Admitter] decides
+// admission, [Shedder] gives up queued tasks, [Reporter] exposes gauges.
 //
 // What must not live here: anything that imports core/ or a concrete policy.
 // Built-in policies live in plugins/ and are listed, explicitly, by

@@ -120,9 +120,10 @@ type Policy interface {
 	// worker w away from cur at once rather than at the next quantum. It
 	// must not change any state: the core may ask it for every worker.
 	// The core also uses it to compare two running tasks when it picks
-	// which worker to preempt, so it must be a strict order: never true
-	// for a task against itself, nor for both (a, b) and (b, a).
-	WouldPreempt(w WorkerID, cur Task, arriving Task) bool
+	// which worker to preempt, so it must be a strict order at one now:
+	// never true for a task against itself, nor for both (a, b) and
+	// (b, a).
+	WouldPreempt(w WorkerID, cur Task, arriving Task, now time.Duration) bool
 
 	// Dequeue tells the policy a task left the system. If the policy
 	// still holds it (reason Cancelled), it must forget it; otherwise the
@@ -153,23 +154,14 @@ type Reporter interface {
 	Report(now time.Duration) []Gauge
 }
 
-// TenantConfig is what the config file says about one tenant that a
-// policy may use: the MTDS budget and the MTDBF reservation.
-type TenantConfig struct {
-	Name string
-	// ReplenishmentPeriod > 0 makes the tenant paid (guaranteed) under
-	// MTDS: its budget refills to MaxBudget at every period boundary.
-	ReplenishmentPeriod time.Duration
-	MaxBudget           time.Duration
-	// Reservation is the tenant's share of total worker capacity, 0..1.
-	Reservation float64
-}
-
-// Configurer is implemented by policies that need the tenants' settings
-// and the worker count. The core calls Configure once, before any other
-// method.
+// Configurer is implemented by policies that take settings: the worker
+// count, and tables of their own in the config file ([policy.NAME] and a
+// tenant's policy.NAME, see Config). The core calls Configure once,
+// before any other method. An error about one key should be an
+// *OptionError (Options.Decode returns them), so the operator gets the
+// key's file:line; a policy that is not a Configurer may not have tables.
 type Configurer interface {
-	Configure(workers int, tenants []TenantConfig) error
+	Configure(c Config) error
 }
 
 // Admitter is implemented by policies that decide admission themselves,

@@ -242,9 +242,10 @@ func validate(args []string, stdout, stderr io.Writer) error {
 	}
 	// Every declared plugin, used or not: serve checks only the one it
 	// starts, and a plugin may be chosen with --policy.
-	// Then what serve does before binding: instrument and compile every
-	// module, so validate and serve refuse the same configs.
-	errs = append(errs, cfg.CheckPlugins(), core.CheckModules(context.Background(), cfg))
+	// Then what serve does before binding: check the policies' tables,
+	// instrument and compile every module, so validate and serve refuse
+	// the same configs.
+	errs = append(errs, cfg.CheckPlugins(), core.CheckPolicies(cfg, plugins.Builtins()), core.CheckModules(context.Background(), cfg))
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -24,6 +25,8 @@ type Config struct {
 	Runtime Runtime  `toml:"runtime"` // [runtime]
 	Plugins []Plugin `toml:"plugin"`  // [[plugin]]
 	Tenants []Tenant `toml:"tenant"`  // [[tenant]], at least one
+	// Policies are the [policy.NAME] tables: each policy's own settings.
+	Policies PolicyTables `toml:"policy"`
 
 	pos        map[string]loc  // pathKey(indexed key path) → where it is
 	overridden map[string]bool // pathKey(key path) → set by Override
@@ -125,14 +128,31 @@ const (
 type Tenant struct {
 	Name string `toml:"name,required,label"`
 	Port int    `toml:"port,required"`
-	// ReplenishmentPeriod > 0 makes the tenant paid under mtds: its
-	// MaxBudget of CPU time refills at every period boundary.
-	ReplenishmentPeriod time.Duration `toml:"replenishment_period"`
-	MaxBudget           time.Duration `toml:"max_budget"`
-	// Reservation is the share of total worker capacity reserved for the
-	// tenant under mtdbf, 0..1; the tenants' reservations sum to at most 1.
-	Reservation float64 `toml:"reservation"`
-	Routes      []Route `toml:"route"` // [[tenant.route]], at least one
+	// Policies are the tenant's policy.NAME tables ([tenant.policy.NAME]
+	// after its [[tenant]]): what a policy knows of the tenant, e.g. an
+	// mtds budget or an mtdbf reservation.
+	Policies PolicyTables `toml:"policy"`
+	Routes   []Route      `toml:"route"` // [[tenant.route]], at least one
+}
+
+// PolicyTables are tables of policies' own settings, by policy name.
+// Config does not read them: the policy of that name decodes and checks
+// its table (sdk.Options), and the core reports what it rejects with the
+// key's file:line.
+type PolicyTables map[string]map[string]any
+
+// Options returns the named policy's table as TOML text, "" if there is
+// none: the form a policy receives it in.
+func (p PolicyTables) Options(name string) (string, error) {
+	t, ok := p[name]
+	if !ok {
+		return "", nil
+	}
+	var b strings.Builder
+	if err := toml.NewEncoder(&b).Encode(t); err != nil {
+		return "", fmt.Errorf("policy table %q: %w", name, err)
+	}
+	return b.String(), nil
 }
 
 // Route is a [[tenant.route]]: one path of a tenant and its function.

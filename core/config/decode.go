@@ -44,7 +44,10 @@ type field struct {
 	required, label, size bool
 }
 
-var durationType = reflect.TypeFor[time.Duration]()
+var (
+	durationType     = reflect.TypeFor[time.Duration]()
+	policyTablesType = reflect.TypeFor[PolicyTables]()
+)
 
 func fieldsOf(t reflect.Type) []field {
 	var fs []field
@@ -93,6 +96,10 @@ func (d *decoder) table(m map[string]any, rv reflect.Value, path []string) {
 	}
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		if !known[k] {
+			if to, ok := movedKeys[kindKey(append(slices.Clip(path), k))]; ok {
+				d.problemAt(append(slices.Clip(path), k), path, "key %q moved to %s: a policy's settings are in its own table now", k, to)
+				continue
+			}
 			d.problemAt(append(slices.Clip(path), k), path, "unknown key %q%s", k, didYouMean(k, slices.Collect(maps.Keys(known))))
 		}
 	}
@@ -172,6 +179,23 @@ func (d *decoder) value(v any, fv reflect.Value, f field, path []string) {
 			fail("expected a number, found %s", Describe(v))
 			return
 		}
+	case t == policyTablesType:
+		m, ok := v.(map[string]any)
+		if !ok {
+			fail("expected tables [%s.NAME], one per policy, found %s", f.key, Describe(v))
+			return
+		}
+		out := PolicyTables{}
+		for _, name := range slices.Sorted(maps.Keys(m)) {
+			t, ok := m[name].(map[string]any)
+			if !ok {
+				d.bad[pathKey(append(slices.Clip(kp), name)...)] = true
+				d.problemAt(append(slices.Clip(kp), name), path, "key %q: expected the table [%s.%s] of policy %q's settings, found %s", f.key+"."+name, kindKey(kp), name, name, Describe(m[name]))
+				continue
+			}
+			out[name] = t
+		}
+		fv.Set(reflect.ValueOf(out))
 	case t.Kind() == reflect.Struct:
 		m, ok := v.(map[string]any)
 		if !ok {

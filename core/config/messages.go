@@ -89,3 +89,23 @@ func editDistance(a, b string) int {
 	}
 	return prev[len(b)]
 }
+
+// movedKeys are keys that moved, by kindKey, with where they are now: an
+// old config gets told where to write them.
+var movedKeys = map[string]string{
+	"tenant.replenishment_period": "[tenant.policy.mtds] replenishment_period",
+	"tenant.max_budget":           "[tenant.policy.mtds] max_budget",
+	"tenant.reservation":          "[tenant.policy.mtdbf] reservation",
+}
+
+// kindKey is a key path without its array indices: "tenant.max_budget"
+// for every tenant's max_budget.
+func kindKey(path []string) string {
+	var kind []string
+	for _, p := range path {
+		if _, err := strconv.Atoi(p); err != nil {
+			kind = append(kind, p)
+		}
+	}
+	return strings.Join(kind, ".")
+}

@@ -52,25 +52,11 @@ func (c *Config) validate(d *decoder) {
 		d.problem(nil, "no [[tenant]] defined")
 	}
 	names, ports := unique{}, unique{}
-	reserved := 0.0
 	for ti := range c.Tenants {
 		s, t := scope{d, []string{"tenant", strconv.Itoa(ti)}}, &c.Tenants[ti]
 		s.check("name", notEmpty(t.Name))
 		s.unique(names, "name", t.Name, "duplicate tenant name, first defined on line %d")
 		s.check("port", between(t.Port, 1, 65535))
-		s.check("replenishment_period", positive(t.ReplenishmentPeriod))
-		s.check("max_budget", positive(t.MaxBudget))
-		if t.ReplenishmentPeriod > 0 && t.MaxBudget > t.ReplenishmentPeriod {
-			s.check("max_budget", fmt.Errorf("must not exceed replenishment_period (%s), got %s", t.ReplenishmentPeriod, t.MaxBudget))
-		}
-		if (t.ReplenishmentPeriod > 0) != (t.MaxBudget > 0) {
-			s.check("replenishment_period", errors.New("replenishment_period and max_budget go together"))
-			s.check("max_budget", errors.New("replenishment_period and max_budget go together"))
-		}
-		s.check("reservation", fraction(t.Reservation))
-		if reserved += t.Reservation; reserved > 1+1e-9 && t.Reservation <= 1 {
-			s.check("reservation", fmt.Errorf("the tenants' reservations sum to %.3g, more than 1", reserved))
-		}
 		s.unique(ports, "port", t.Port, "port already used by the tenant on line %d")
 		if len(t.Routes) == 0 && !d.bad[pathKey(append(s.path, "route")...)] {
 			d.problem(s.path, "no [[tenant.route]] defined")

@@ -69,7 +69,9 @@ func (p *edf) OnInterrupt(_ sdk.WorkerID, cur sdk.Task, _ time.Duration) bool {
 	return len(p.held) > 0 && before(p.held[p.best()], cur)
 }
 
-func (p *edf) WouldPreempt(_ sdk.WorkerID, cur, arriving sdk.Task) bool { return before(arriving, cur) }
+func (p *edf) WouldPreempt(_ sdk.WorkerID, cur, arriving sdk.Task, _ time.Duration) bool {
+	return before(arriving, cur)
+}
 
 func (p *edf) Dequeue(id sdk.TaskID, why sdk.DequeueReason) {
 	p.calls = append(p.calls, fmt.Sprintf("deq %d %v", id, why))
@@ -142,9 +144,9 @@ func (f *faulty) OnInterrupt(w sdk.WorkerID, cur sdk.Task, now time.Duration) bo
 	f.hit("OnInterrupt")
 	return f.full.OnInterrupt(w, cur, now)
 }
-func (f *faulty) WouldPreempt(w sdk.WorkerID, cur, arriving sdk.Task) bool {
+func (f *faulty) WouldPreempt(w sdk.WorkerID, cur, arriving sdk.Task, now time.Duration) bool {
 	f.hit("WouldPreempt")
-	return f.full.WouldPreempt(w, cur, arriving)
+	return f.full.WouldPreempt(w, cur, arriving, now)
 }
 func (f *faulty) Dequeue(id sdk.TaskID, why sdk.DequeueReason) {
 	f.full.Dequeue(id, why)

@@ -44,9 +44,7 @@ type Fallback struct {
 type failover struct {
 	d         *Dispatcher
 	p         sdk.Policy
-	charger   sdk.Charger
-	admitter  sdk.Admitter
-	shedder   sdk.Shedder
+	x         sdk.Extensions
 	guard     *Guard // nil once ejected, or for a built-in
 	now       time.Duration
 	decisions uint64
@@ -61,10 +59,7 @@ func newFailover(d *Dispatcher, p sdk.Policy, g *Guard) *failover {
 
 // install makes p the policy and derives its optional capabilities.
 func (f *failover) install(p sdk.Policy) {
-	f.p = p
-	f.charger, _ = p.(sdk.Charger)
-	f.admitter, _ = p.(sdk.Admitter)
-	f.shedder, _ = p.(sdk.Shedder)
+	f.p, f.x = p, sdk.ExtensionsOf(p)
 }
 
 // sound reports whether the policy's last answer stands; if it faulted,
@@ -179,10 +174,10 @@ func (f *failover) victim(running []*task, arriving sdk.Task, now time.Duration)
 			continue
 		}
 		ct := cur.at(now)
-		if !f.p.WouldPreempt(sdk.WorkerID(w), ct, arriving) {
+		if !f.p.WouldPreempt(sdk.WorkerID(w), ct, arriving, now) {
 			continue
 		}
-		if victim < 0 || !f.p.WouldPreempt(sdk.WorkerID(victim), victimTask, ct) {
+		if victim < 0 || !f.p.WouldPreempt(sdk.WorkerID(victim), victimTask, ct, now) {
 			victim, victimTask = w, ct
 		}
 	}
@@ -193,19 +188,19 @@ func (f *failover) victim(running []*task, arriving sdk.Task, now time.Duration)
 }
 
 func (f *failover) charge(t sdk.Task, used, now time.Duration) {
-	if f.charger == nil {
+	if f.x.Charger == nil {
 		return
 	}
 	f.now = now
-	f.charger.Charge(t, used, now)
+	f.x.Charger.Charge(t, used, now)
 	f.sound()
 }
 
 // admit asks an sdk.Admitter; decided is false when the policy is not one.
 func (f *failover) admit(t sdk.Task, now time.Duration) (class sdk.Class, ok, decided bool) {
 	f.now = now
-	for f.admitter != nil {
-		class, ok := f.admitter.Admit(t, now)
+	for f.x.Admitter != nil {
+		class, ok := f.x.Admitter.Admit(t, now)
 		if f.sound() {
 			return class, ok, true
 		}
@@ -215,11 +210,11 @@ func (f *failover) admit(t sdk.Task, now time.Duration) (class sdk.Class, ok, de
 
 // shed asks an sdk.Shedder; a faulted one's answer is dropped.
 func (f *failover) shed(now time.Duration) []sdk.TaskID {
-	if f.shedder == nil {
+	if f.x.Shedder == nil {
 		return nil
 	}
 	f.now = now
-	ids := f.shedder.Shed(now)
+	ids := f.x.Shedder.Shed(now)
 	if !f.sound() {
 		return nil
 	}

@@ -57,7 +57,7 @@ func (e *EDF) OnInterrupt(_ sdk.WorkerID, cur sdk.Task, _ time.Duration) bool {
 
 // WouldPreempt reports whether arriving's deadline is strictly earlier
 // than cur's.
-func (*EDF) WouldPreempt(_ sdk.WorkerID, cur, arriving sdk.Task) bool {
+func (*EDF) WouldPreempt(_ sdk.WorkerID, cur, arriving sdk.Task, _ time.Duration) bool {
 	return arriving.Deadline < cur.Deadline
 }
 

@@ -61,7 +61,7 @@ func (f *FIFO) OnInterrupt(sdk.WorkerID, sdk.Task, time.Duration) bool {
 }
 
 // WouldPreempt is always false: FIFO never preempts on arrival.
-func (*FIFO) WouldPreempt(sdk.WorkerID, sdk.Task, sdk.Task) bool { return false }
+func (*FIFO) WouldPreempt(sdk.WorkerID, sdk.Task, sdk.Task, time.Duration) bool { return false }
 
 // Dequeue forgets id if it is still queued.
 func (f *FIFO) Dequeue(id sdk.TaskID, _ sdk.DequeueReason) {

@@ -81,7 +81,7 @@ func TestCompaction(t *testing.T) {
 }
 
 func TestNeverPreemptsOnArrival(t *testing.T) {
-	if New().WouldPreempt(0, sdk.Task{ID: 1, Deadline: 100}, sdk.Task{ID: 2, Deadline: 1}) {
+	if New().WouldPreempt(0, sdk.Task{ID: 1, Deadline: 100}, sdk.Task{ID: 2, Deadline: 1}, 0) {
 		t.Error("fifo WouldPreempt = true")
 	}
 }

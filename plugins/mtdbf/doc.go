@@ -1,6 +1,16 @@
 // Package mtdbf is the multi-tenant demand-bound-function policy:
 // admission by demand bound functions, then class-then-EDF scheduling.
 //
+// Configuration ([policy.mtdbf] and each tenant's policy.mtdbf table):
+//
+//	[policy.mtdbf]
+//	max_queued = 65536   # Admit refuses past this many queued tasks
+//
+//	[[tenant]]
+//	...
+//	[tenant.policy.mtdbf]
+//	reservation = 0.3    # the tenant's share of the machine; sum ≤ 1
+//
 // Demand. For a set of admitted, unfinished tasks, D(t) is the sum of the
 // remaining expected execution c = max(Expected − Ran, 0) of the tasks with
 // deadline ≤ t (Ran as of the task's last Charge). A task's c shrinks when

@@ -2,9 +2,11 @@ package mtdbf
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/gosledge/gosledge/plugins/internal/queuebound"
 	"github.com/gosledge/gosledge/plugins/internal/taskheap"
 	"github.com/gosledge/gosledge/sdk"
 )
@@ -83,38 +85,63 @@ func New() *MTDBF {
 // Name returns Name.
 func (*MTDBF) Name() string { return Name }
 
-// Configure sets the worker count and the tenants' reservations, which must
-// each lie in [0, 1] and sum to at most 1.
-func (m *MTDBF) Configure(workers int, tenants []sdk.TenantConfig) error {
-	if workers < 1 {
-		return fmt.Errorf("mtdbf: %d workers", workers)
+// Options are mtdbf's [policy.mtdbf] keys: max_queued (default MaxQueued).
+type Options = queuebound.Options
+
+// TenantOptions are a tenant's policy.mtdbf keys.
+type TenantOptions struct {
+	// Reservation is the tenant's share of the machine, 0..1; the
+	// tenants' reservations sum to at most 1.
+	Reservation float64 `toml:"reservation"`
+}
+
+// Configure sets the worker count, the queue bound and the tenants'
+// reservations, which must each lie in [0, 1] and sum to at most 1.
+func (m *MTDBF) Configure(c sdk.Config) error {
+	if c.Workers < 1 {
+		return fmt.Errorf("mtdbf: %d workers", c.Workers)
 	}
 	if len(m.tasks) > 0 {
 		return fmt.Errorf("mtdbf: Configure with tasks in the system")
 	}
+	// Every problem is reported, not just the first.
+	var errs []error
+	o, err := queuebound.Decode(c.Options, MaxQueued)
+	if err != nil {
+		errs = append(errs, err)
+	}
 	var list []*tenant
 	byName := map[string]*tenant{}
 	sum := 0.0
-	for _, tc := range tenants {
+	for _, tc := range c.Tenants {
 		if _, dup := byName[tc.Name]; dup {
 			return fmt.Errorf("mtdbf: tenant %q configured twice", tc.Name)
 		}
-		if !(tc.Reservation >= 0 && tc.Reservation <= 1) {
-			return fmt.Errorf("mtdbf: tenant %q: reservation %v not in [0, 1]", tc.Name, tc.Reservation)
+		var to TenantOptions
+		if err := tc.Options.Decode(&to); err != nil {
+			errs = append(errs, sdk.ForTenant(tc.Name, err))
+			continue
 		}
-		sum += tc.Reservation
-		tn := &tenant{name: tc.Name, res: tc.Reservation}
-		if tc.Reservation > 0 {
-			tn.g = newTreap(tc.Reservation * float64(workers))
+		if !(to.Reservation >= 0 && to.Reservation <= 1) {
+			errs = append(errs, &sdk.OptionError{Tenant: tc.Name, Key: "reservation", Err: fmt.Errorf("must be between 0 and 1, got %v", to.Reservation)})
+			continue
+		}
+		sum += to.Reservation
+		if sum > 1+1e-9 {
+			errs = append(errs, &sdk.OptionError{Tenant: tc.Name, Key: "reservation", Err: fmt.Errorf("the tenants' reservations sum to %.3g, more than 1", sum)})
+		}
+		tn := &tenant{name: tc.Name, res: to.Reservation}
+		if to.Reservation > 0 {
+			tn.g = newTreap(to.Reservation * float64(c.Workers))
 		}
 		list = append(list, tn)
 		byName[tc.Name] = tn
 	}
-	if sum > 1+1e-9 {
-		return fmt.Errorf("mtdbf: reservations sum to %v, more than 1", sum)
+	if len(errs) > 0 {
+		return errors.Join(errs...)
 	}
-	m.workers, m.tenants, m.byName = workers, list, byName
-	m.all = newTreap(float64(workers))
+	m.workers, m.tenants, m.byName, m.max = c.Workers, list, byName, o.MaxQueued
+	m.all = newTreap(float64(c.Workers))
 	return nil
 }
 
@@ -252,7 +279,7 @@ func (m *MTDBF) OnInterrupt(_ sdk.WorkerID, cur sdk.Task, _ time.Duration) bool 
 
 // WouldPreempt reports whether arriving's class is higher than cur's, or
 // the same with a strictly earlier deadline.
-func (m *MTDBF) WouldPreempt(_ sdk.WorkerID, cur, arriving sdk.Task) bool {
+func (m *MTDBF) WouldPreempt(_ sdk.WorkerID, cur, arriving sdk.Task, _ time.Duration) bool {
 	return cur.ID != arriving.ID && ahead(m.classOf(arriving), arriving.Deadline, m.classOf(cur), cur.Deadline)
 }
 

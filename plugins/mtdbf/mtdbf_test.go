@@ -18,7 +18,8 @@ func TestConformance(t *testing.T) {
 		Before: func(a, b sdk.Task) bool {
 			return ahead(a.Class, a.Deadline, b.Class, b.Deadline)
 		},
-		Preemptive: true,
+		Preemptive:    true,
+		TenantOptions: map[string]sdk.Options{"t0": "reservation = 0.4", "t1": "reservation = 0.3"},
 	})
 }
 
@@ -199,10 +200,16 @@ func (r *ref) demand(tenant string) (all, guaranteed time.Duration) {
 	return all, guaranteed
 }
 
-var refTenants = []sdk.TenantConfig{
-	{Name: "a", Reservation: 0.5},
-	{Name: "b", Reservation: 0.25},
-	{Name: "c"},
+var refTenants = []sdk.TenantConfig{reserved("a", 0.5), reserved("b", 0.25), {Name: "c"}}
+
+// reserved is a tenant with reservation r.
+func reserved(name string, r float64) sdk.TenantConfig {
+	return sdk.TenantConfig{Name: name, Options: sdk.Options(fmt.Sprintf("reservation = %v", r))}
+}
+
+// config is the sdk.Config of workers workers and tenants, no options.
+func config(workers int, tenants []sdk.TenantConfig) sdk.Config {
+	return sdk.Config{Workers: workers, Tenants: tenants}
 }
 
 // TestReference plays random admissions, runs, charges and exits against
@@ -225,12 +232,16 @@ func TestReference(t *testing.T) {
 func referenceRun(t *testing.T, seed uint64, workers, steps int) {
 	rng := rand.New(rand.NewPCG(seed, 11))
 	m := New()
-	if err := m.Configure(workers, refTenants); err != nil {
+	if err := m.Configure(config(workers, refTenants)); err != nil {
 		t.Fatal(err)
 	}
 	r := &ref{workers: workers, res: map[string]float64{}, tasks: map[sdk.TaskID]*refTask{}}
 	for _, tc := range refTenants {
-		r.res[tc.Name] = tc.Reservation
+		var o TenantOptions
+		if err := tc.Options.Decode(&o); err != nil {
+			t.Fatal(err)
+		}
+		r.res[tc.Name] = o.Reservation
 	}
 	names := []string{"a", "a", "b", "b", "c", "stranger"}
 	now := time.Second
@@ -498,16 +509,12 @@ func limit(n int) op                  { return op{kind: "limit", n: n} }
 func shedAt(now time.Duration) op     { return op{kind: "shed", now: now * ms} }
 func configure(workers int) op        { return op{kind: "workers", n: workers} }
 
-var tenants = []sdk.TenantConfig{
-	{Name: "a", Reservation: 0.5},
-	{Name: "b", Reservation: 0.25},
-	{Name: "free"},
-}
+var tenants = []sdk.TenantConfig{reserved("a", 0.5), reserved("b", 0.25), {Name: "free"}}
 
 func run(t *testing.T, ops []op) []string {
 	t.Helper()
 	m := New()
-	if err := m.Configure(1, tenants); err != nil {
+	if err := m.Configure(config(1, tenants)); err != nil {
 		t.Fatal(err)
 	}
 	var out []string
@@ -515,7 +522,7 @@ func run(t *testing.T, ops []op) []string {
 	for _, o := range ops {
 		switch o.kind {
 		case "workers":
-			if err := m.Configure(o.n, tenants); err != nil {
+			if err := m.Configure(config(o.n, tenants)); err != nil {
 				t.Fatal(err)
 			}
 		case "limit":
@@ -554,7 +561,7 @@ func run(t *testing.T, ops []op) []string {
 		case "intr":
 			out = append(out, fmt.Sprint("intr ", m.OnInterrupt(0, o.t, 0)))
 		case "would":
-			out = append(out, fmt.Sprint("would ", m.WouldPreempt(0, o.t, o.a)))
+			out = append(out, fmt.Sprint("would ", m.WouldPreempt(0, o.t, o.a, o.now)))
 		case "demand":
 			var all, g float64
 			for _, v := range m.Report(0) {
@@ -676,19 +683,22 @@ func TestMTDBF(t *testing.T) {
 func TestConfigure(t *testing.T) {
 	for _, tt := range []struct {
 		name    string
-		workers int
-		tenants []sdk.TenantConfig
-		ok      bool
+		c       sdk.Config
+		wantErr string // "" for none; else the error's text
 	}{
-		{"ok", 2, tenants, true},
-		{"no tenants", 1, nil, true},
-		{"no workers", 0, tenants, false},
-		{"duplicate", 1, []sdk.TenantConfig{{Name: "a"}, {Name: "a"}}, false},
-		{"over 1", 1, []sdk.TenantConfig{{Name: "a", Reservation: 0.6}, {Name: "b", Reservation: 0.5}}, false},
-		{"negative", 1, []sdk.TenantConfig{{Name: "a", Reservation: -0.1}}, false},
+		{"ok", config(2, tenants), ""},
+		{"no tenants", config(1, nil), ""},
+		{"no workers", config(0, tenants), "mtdbf: 0 workers"},
+		{"duplicate", config(1, []sdk.TenantConfig{{Name: "a"}, {Name: "a"}}), `mtdbf: tenant "a" configured twice`},
+		{"over 1", config(1, []sdk.TenantConfig{reserved("a", 0.6), reserved("b", 0.5)}), `tenant "b": key "reservation": the tenants' reservations sum to 1.1, more than 1`},
+		{"negative", config(1, []sdk.TenantConfig{reserved("a", -0.1)}), `tenant "a": key "reservation": must be between 0 and 1, got -0.1`},
+		{"a whole number is a number", config(1, []sdk.TenantConfig{reserved("a", 1)}), ""},
+		{"not a number", config(1, []sdk.TenantConfig{{Name: "a", Options: `reservation = "half"`}}), `tenant "a": key "reservation": incompatible types: TOML value has type string; destination has type float`},
+		{"max_queued", sdk.Config{Workers: 1, Options: "max_queued = -1"}, `key "max_queued": must be at least 1, got -1`},
 	} {
-		if err := New().Configure(tt.workers, tt.tenants); (err == nil) != tt.ok {
-			t.Errorf("%s: Configure error %v, want ok=%v", tt.name, err, tt.ok)
+		err := New().Configure(tt.c)
+		if got := fmt.Sprint(err); (tt.wantErr == "" && err != nil) || (tt.wantErr != "" && got != tt.wantErr) {
+			t.Errorf("%s: Configure error %v, want %q", tt.name, err, tt.wantErr)
 		}
 	}
 }
@@ -705,10 +715,10 @@ func loaded(n int) (*MTDBF, func() sdk.Task, *[]sdk.TaskID) {
 	names := []string{"free"}
 	for i := range 4 {
 		name := "t" + strconv.Itoa(i)
-		cfg = append(cfg, sdk.TenantConfig{Name: name, Reservation: 0.2})
+		cfg = append(cfg, reserved(name, 0.2))
 		names = append(names, name)
 	}
-	if err := m.Configure(8, cfg); err != nil {
+	if err := m.Configure(config(8, cfg)); err != nil {
 		panic(err)
 	}
 	rng := rand.New(rand.NewPCG(1, 2))

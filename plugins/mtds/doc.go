@@ -1,6 +1,18 @@
 // Package mtds is the multi-tenant deferrable-server policy.
 //
-// Classes: a tenant with ReplenishmentPeriod > 0 is paid. Its budget holds
+// Configuration ([policy.mtds] and each tenant's policy.mtds table):
+//
+//	[policy.mtds]
+//	max_queued = 65536             # Admit refuses past this many queued tasks
+//
+//	[[tenant]]
+//	name = "paid"
+//	...
+//	[tenant.policy.mtds]
+//	replenishment_period = "10ms"  # both or neither; max_budget ≤ period
+//	max_budget = "4ms"
+//
+// Classes: a tenant with a replenishment period is paid. Its budget holds
 // MaxBudget of CPU time at the start of every period, is charged by the CPU
 // time its tasks use (sdk.Charger), and is refilled to MaxBudget at every
 // boundary k·period of the server clock (k = 0, 1, ...). Nothing carries over
@@ -42,12 +54,8 @@
 // arriving) applies the same rule to the two tasks, each with its own
 // tenant's class (two tasks of one tenant always share a class and compare
 // by deadline only); it is a strict order because each task maps to one
-// (class, deadline) key during the call. WouldPreempt has no clock: it uses
-// the latest time passed to Admit, GetNext or Charge, which in the core is
-// the current time on an arrival. A stale reading (a task woken from a host
-// call when no worker is idle) can only miss a refill and delay an early
-// preemption to the next quantum, where OnInterrupt decides with the
-// current time.
+// (class, deadline) key during the call, computed at the now it is given
+// (never earlier than a charge already made).
 //
 // Admission: Admit refuses (429) when the policy already holds MaxQueued
 // queued tasks, and otherwise admits with the tenant's current class. It

@@ -2,9 +2,11 @@ package mtds
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/gosledge/gosledge/plugins/internal/queuebound"
 	"github.com/gosledge/gosledge/plugins/internal/taskheap"
 	"github.com/gosledge/gosledge/sdk"
 )
@@ -77,36 +79,71 @@ func New() *MTDS {
 // Name returns Name.
 func (*MTDS) Name() string { return Name }
 
-// Configure records the paid tenants (ReplenishmentPeriod > 0). It must
-// be called before any task enters.
-func (m *MTDS) Configure(workers int, tenants []sdk.TenantConfig) error {
-	if workers < 1 {
-		return fmt.Errorf("mtds: %d workers", workers)
+// Options are mtds's [policy.mtds] keys: max_queued (default MaxQueued).
+type Options = queuebound.Options
+
+// TenantOptions are a tenant's policy.mtds keys: a tenant with a
+// replenishment period is paid, and its max budget of CPU time refills at
+// every period boundary. Neither or both.
+type TenantOptions struct {
+	ReplenishmentPeriod time.Duration `toml:"replenishment_period"`
+	MaxBudget           time.Duration `toml:"max_budget"`
+}
+
+// Configure records the paid tenants and the queue bound. It must be
+// called before any task enters.
+func (m *MTDS) Configure(c sdk.Config) error {
+	if c.Workers < 1 {
+		return fmt.Errorf("mtds: %d workers", c.Workers)
 	}
 	if m.queued > 0 || len(m.tasks) > 0 {
 		return fmt.Errorf("mtds: Configure with tasks in the system")
 	}
+	// Every problem is reported, not just the first.
+	var errs []error
+	o, err := queuebound.Decode(c.Options, MaxQueued)
+	if err != nil {
+		errs = append(errs, err)
+	}
 	paid := []*tenant(nil)
 	byName := map[string]*tenant{}
 	seen := map[string]bool{}
-	for _, tc := range tenants {
+	for _, tc := range c.Tenants {
 		if seen[tc.Name] {
 			return fmt.Errorf("mtds: tenant %q configured twice", tc.Name)
 		}
 		seen[tc.Name] = true
-		switch {
-		case tc.ReplenishmentPeriod < 0 || tc.MaxBudget < 0:
-			return fmt.Errorf("mtds: tenant %q: negative replenishment period or budget", tc.Name)
-		case tc.ReplenishmentPeriod == 0:
-			continue // unpaid: always Default
-		case tc.MaxBudget == 0:
-			return fmt.Errorf("mtds: tenant %q: a replenishment period needs a max budget", tc.Name)
+		var to TenantOptions
+		if err := tc.Options.Decode(&to); err != nil {
+			errs = append(errs, sdk.ForTenant(tc.Name, err))
+			continue
 		}
-		tn := &tenant{name: tc.Name, period: tc.ReplenishmentPeriod, max: tc.MaxBudget, q: taskheap.New(compare)}
-		paid = append(paid, tn)
-		byName[tc.Name] = tn
+		bad := func(key, format string, args ...any) {
+			errs = append(errs, &sdk.OptionError{Tenant: tc.Name, Key: key, Err: fmt.Errorf(format, args...)})
+		}
+		switch {
+		case to.ReplenishmentPeriod < 0:
+			bad("replenishment_period", "must be positive, got %s", to.ReplenishmentPeriod)
+		case to.MaxBudget < 0:
+			bad("max_budget", "must be positive, got %s", to.MaxBudget)
+		case to.ReplenishmentPeriod == 0 && to.MaxBudget == 0:
+			// unpaid: always Default
+		case to.ReplenishmentPeriod == 0:
+			bad("max_budget", "a max budget needs a replenishment_period")
+		case to.MaxBudget == 0:
+			bad("replenishment_period", "a replenishment period needs a max_budget")
+		case to.MaxBudget > to.ReplenishmentPeriod:
+			bad("max_budget", "must not exceed replenishment_period (%s), got %s", to.ReplenishmentPeriod, to.MaxBudget)
+		default:
+			tn := &tenant{name: tc.Name, period: to.ReplenishmentPeriod, max: to.MaxBudget, q: taskheap.New(compare)}
+			paid = append(paid, tn)
+			byName[tc.Name] = tn
+		}
 	}
-	m.paid, m.byName = paid, byName
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	m.paid, m.byName, m.max = paid, byName, o.MaxQueued
 	return nil
 }
 
@@ -277,14 +314,15 @@ func (m *MTDS) OnInterrupt(_ sdk.WorkerID, cur sdk.Task, now time.Duration) bool
 
 // WouldPreempt reports whether arriving's class is higher than cur's, or
 // the same with a strictly earlier deadline.
-func (m *MTDS) WouldPreempt(_ sdk.WorkerID, cur, arriving sdk.Task) bool {
+func (m *MTDS) WouldPreempt(_ sdk.WorkerID, cur, arriving sdk.Task, now time.Duration) bool {
 	if cur.ID == arriving.ID {
 		return false
 	}
+	now = max(now, m.now) // never before a charge already made
 	ct, at := m.byName[cur.Tenant], m.byName[arriving.Tenant]
 	if ct != at { // one tenant always has one class
-		cc := ct.class(m.now, m.uncharged(cur, ct, m.now))
-		ac := at.class(m.now, m.uncharged(arriving, at, m.now))
+		cc := ct.class(now, m.uncharged(cur, ct, now))
+		ac := at.class(now, m.uncharged(arriving, at, now))
 		if cc != ac {
 			return rank(ac) > rank(cc)
 		}

@@ -15,16 +15,25 @@ import (
 func TestConformance(t *testing.T) {
 	// The order depends on budgets, so it cannot be stated as a fixed
 	// Options.Before; the suite checks the rest of the contract.
-	policytest.Run(t, func() sdk.Policy { return New() })
+	policytest.Run(t, func() sdk.Policy { return New() }, policytest.Options{
+		TenantOptions: map[string]sdk.Options{"t0": `replenishment_period = "10ms"
+max_budget = "3ms"`},
+	})
 }
 
 const ms = time.Millisecond
 
 // tenants: "a" and "b" are paid (3 ms every 10 ms), "free" is not.
-var tenants = []sdk.TenantConfig{
-	{Name: "a", ReplenishmentPeriod: 10 * ms, MaxBudget: 3 * ms},
-	{Name: "b", ReplenishmentPeriod: 10 * ms, MaxBudget: 3 * ms},
-	{Name: "free", Reservation: 0.5},
+var tenants = []sdk.TenantConfig{paid("a", 10*ms, 3*ms), paid("b", 10*ms, 3*ms), {Name: "free"}}
+
+// paid is a tenant with a budget of budget every period.
+func paid(name string, period, budget time.Duration) sdk.TenantConfig {
+	return sdk.TenantConfig{Name: name, Options: sdk.Options(fmt.Sprintf("replenishment_period = %q\nmax_budget = %q\n", period, budget))}
+}
+
+// config is the sdk.Config of workers workers and tenants, no options.
+func config(workers int, tenants []sdk.TenantConfig) sdk.Config {
+	return sdk.Config{Workers: workers, Tenants: tenants}
 }
 
 // op is one call in a table-driven test; durations are in ms. Calls that
@@ -69,7 +78,7 @@ func limit(n int) op                         { return op{kind: "limit", maxQueue
 func run(t *testing.T, ops []op) []string {
 	t.Helper()
 	m := New()
-	if err := m.Configure(2, tenants); err != nil {
+	if err := m.Configure(config(2, tenants)); err != nil {
 		t.Fatal(err)
 	}
 	var out []string
@@ -99,7 +108,7 @@ func run(t *testing.T, ops []op) []string {
 		case "intr":
 			out = append(out, fmt.Sprint("intr ", m.OnInterrupt(0, o.t, o.now)))
 		case "would":
-			out = append(out, fmt.Sprint("would ", m.WouldPreempt(0, o.t, o.a)))
+			out = append(out, fmt.Sprint("would ", m.WouldPreempt(0, o.t, o.a, o.now)))
 		case "done":
 			m.Dequeue(o.t.ID, sdk.Completed)
 		case "cancel":
@@ -226,22 +235,39 @@ func TestMTDS(t *testing.T) {
 }
 
 func TestConfigure(t *testing.T) {
+	tenant := func(options string) []sdk.TenantConfig {
+		return []sdk.TenantConfig{{Name: "a", Options: sdk.Options(options)}}
+	}
 	for _, tt := range []struct {
 		name    string
-		workers int
-		tenants []sdk.TenantConfig
-		ok      bool
+		c       sdk.Config
+		wantErr string // "" for none; else the error's text
 	}{
-		{"ok", 2, tenants, true},
-		{"no tenants", 1, nil, true},
-		{"no workers", 0, tenants, false},
-		{"duplicate", 1, []sdk.TenantConfig{{Name: "a"}, {Name: "a"}}, false},
-		{"period without budget", 1, []sdk.TenantConfig{{Name: "a", ReplenishmentPeriod: ms}}, false},
-		{"negative budget", 1, []sdk.TenantConfig{{Name: "a", ReplenishmentPeriod: ms, MaxBudget: -1}}, false},
+		{"ok", config(2, tenants), ""},
+		{"no tenants", config(1, nil), ""},
+		{"no workers", config(0, tenants), "mtds: 0 workers"},
+		{"duplicate", config(1, []sdk.TenantConfig{{Name: "a"}, {Name: "a"}}), `mtds: tenant "a" configured twice`},
+		{"period without budget", config(1, tenant(`replenishment_period = "1ms"`)), `tenant "a": key "replenishment_period": a replenishment period needs a max_budget`},
+		{"budget without period", config(1, tenant(`max_budget = "1ms"`)), `tenant "a": key "max_budget": a max budget needs a replenishment_period`},
+		{"negative budget", config(1, tenant(`replenishment_period = "1ms"
+max_budget = "-1ms"`)), `tenant "a": key "max_budget": must be positive, got -1ms`},
+		{"budget above period", config(1, tenant(`replenishment_period = "10ms"
+max_budget = "20ms"`)), `tenant "a": key "max_budget": must not exceed replenishment_period (10ms), got 20ms`},
+		{"unknown tenant key", config(1, tenant(`reservation = 0.5`)), `tenant "a": key "reservation": unknown key (known: max_budget, replenishment_period)`},
+		{"duration as a number of ns is fine", config(1, tenant(`replenishment_period = 1000000
+max_budget = 500000`)), ""},
+		{"duration not a duration", config(1, tenant(`max_budget = "soon"`)), `tenant "a": key "max_budget": invalid duration: "soon"`},
+		{"max_queued", sdk.Config{Workers: 1, Options: "max_queued = 0"}, `key "max_queued": must be at least 1, got 0`},
+		{"unknown policy key", sdk.Config{Workers: 1, Options: "max_queue = 3"}, `key "max_queue": unknown key (known: max_queued)`},
 	} {
-		if err := New().Configure(tt.workers, tt.tenants); (err == nil) != tt.ok {
-			t.Errorf("%s: Configure error %v, want ok=%v", tt.name, err, tt.ok)
+		err := New().Configure(tt.c)
+		if got := fmt.Sprint(err); (tt.wantErr == "" && err != nil) || (tt.wantErr != "" && got != tt.wantErr) {
+			t.Errorf("%s: Configure error %v, want %q", tt.name, err, tt.wantErr)
 		}
+	}
+	m := New()
+	if err := m.Configure(sdk.Config{Workers: 1, Options: "max_queued = 7"}); err != nil || m.max != 7 {
+		t.Errorf("max_queued = 7: Configure = %v, max %d", err, m.max)
 	}
 }
 
@@ -251,7 +277,7 @@ func TestNoLeak(t *testing.T) {
 	for seed := range uint64(4) {
 		rng := rand.New(rand.NewPCG(seed, 3))
 		m := New()
-		if err := m.Configure(2, tenants); err != nil {
+		if err := m.Configure(config(2, tenants)); err != nil {
 			t.Fatal(err)
 		}
 		names := []string{"a", "b", "free", "nobody"}
@@ -323,10 +349,10 @@ func bench(n int) (*MTDS, func() sdk.Task) {
 	names := []string{"free"}
 	for i := range 4 {
 		name := "paid" + strconv.Itoa(i)
-		cfg = append(cfg, sdk.TenantConfig{Name: name, ReplenishmentPeriod: 10 * ms, MaxBudget: 5 * ms})
+		cfg = append(cfg, paid(name, 10*ms, 5*ms))
 		names = append(names, name)
 	}
-	if err := m.Configure(4, cfg); err != nil {
+	if err := m.Configure(config(4, cfg)); err != nil {
 		panic(err)
 	}
 	rng := rand.New(rand.NewPCG(1, 2))

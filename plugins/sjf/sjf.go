@@ -58,7 +58,7 @@ func (s *SJF) OnInterrupt(_ sdk.WorkerID, cur sdk.Task, _ time.Duration) bool {
 
 // WouldPreempt reports whether arriving has strictly less remaining
 // expected execution than cur.
-func (*SJF) WouldPreempt(_ sdk.WorkerID, cur, arriving sdk.Task) bool {
+func (*SJF) WouldPreempt(_ sdk.WorkerID, cur, arriving sdk.Task, _ time.Duration) bool {
 	return arriving.Remaining() < cur.Remaining()
 }
 

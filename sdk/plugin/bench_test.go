@@ -16,7 +16,7 @@ import (
 // BenchmarkDecision times one scheduling decision as the core makes it:
 // Enqueue a task, then GetNext, on a queue of 100 tasks, for the built-in
 // EDF in-process and for the same EDF served by the test plugin over each
-// link (socket: protocol 2's own; grpc: the Session stream, what every
+// link (socket: the protocol's own; grpc: the Session stream, what every
 // call cost before). floor is a bare round trip of a similar size between
 // two processes over a Unix socket, with no protocol at all. Each reports
 // the 50th and 99th percentiles per decision.

@@ -551,18 +551,12 @@ func (c *Client) wouldPreempt(w sdk.WorkerID, cur, arriving sdk.Task, now time.D
 	if c.faulted() {
 		return false
 	}
+	c.lastNow = now
 	e := c.callEvent(opWouldPreempt, now)
 	e.u32(uint32(int32(w)))
 	e.task(cur)
 	e.task(arriving)
 	return c.answer(opWouldPreempt)
-}
-
-// clock is the host's clock as of its latest call that carried it.
-func (c *Client) clock() time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.lastNow
 }
 
 func (c *Client) admit(t sdk.Task, now time.Duration) (sdk.Class, bool) {
@@ -646,23 +640,25 @@ func (c *Client) report(now time.Duration) []sdk.Gauge {
 	return gs
 }
 
-func (c *Client) configure(workers int, tenants []sdk.TenantConfig) error {
+func (c *Client) configure(cfg sdk.Config) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.Err(); err != nil {
 		return err
 	}
-	encodeConfigure(c.callEvent(opConfigure, c.lastNow), workers, tenants)
+	encodeConfigure(c.callEvent(opConfigure, c.lastNow), cfg)
 	d := c.call(opConfigure)
 	if d == nil {
 		return c.Err()
 	}
-	msg := d.str()
+	errs := decodeConfigureErrors(d)
 	if !c.done(opConfigure, d) {
 		return c.Err()
 	}
-	if msg != "" {
-		return fmt.Errorf("plugin %q: Configure: %s", c.name, msg)
+	for i, err := range errs {
+		if _, keyed := err.(*sdk.OptionError); !keyed {
+			errs[i] = fmt.Errorf("plugin %q: Configure: %w", c.name, err)
+		}
 	}
-	return nil
+	return errors.Join(errs...)
 }

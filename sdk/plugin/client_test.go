@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"slices"
@@ -68,7 +69,7 @@ func testRoundTrip(t *testing.T, opts LaunchOptions) {
 	if !p.OnInterrupt(0, task(1000), 0) {
 		t.Fatal("OnInterrupt = false with tasks queued")
 	}
-	if p.WouldPreempt(0, task(1000), task(1001)) {
+	if p.WouldPreempt(0, task(1000), task(1001), 0) {
 		t.Fatal("WouldPreempt = true")
 	}
 	var got []sdk.TaskID
@@ -170,7 +171,7 @@ func testFault(t *testing.T, fc faultCase) {
 		if _, ok := p.GetNext(0, 0); ok {
 			t.Fatal("GetNext returned a task after a fault")
 		}
-		if p.OnInterrupt(0, task(1), 0) || p.WouldPreempt(0, task(1), task(2)) {
+		if p.OnInterrupt(0, task(1), 0) || p.WouldPreempt(0, task(1), task(2), 0) {
 			t.Fatal("a preemption after a fault")
 		}
 		p.Dequeue(sdk.TaskID(10+i), sdk.Cancelled)
@@ -275,7 +276,7 @@ func TestCapabilities(t *testing.T) {
 			if c.caps != tt.want {
 				t.Fatalf("the plugin reported %v, want %v", c.caps.names(), tt.want.names())
 			}
-			if got := capsOf(c.Policy()); got != tt.want|neutralCaps {
+			if got := capsOf(sdk.ExtensionsOf(c.Policy())); got != tt.want|neutralCaps {
 				t.Fatalf("the host's policy implements %v, want %v", got.names(), (tt.want | neutralCaps).names())
 			}
 		})
@@ -312,13 +313,13 @@ func TestWrap(t *testing.T) {
 		l := &countingLink{reply: ok.finish(0)}
 		c := &Client{name: "wrap", log: slog.New(slog.DiscardHandler), link: l, held: map[sdk.TaskID]heldTask{}, failed: make(chan struct{})}
 		p := wrap(c, cs)
-		if got := capsOf(p); got != cs|neutralCaps {
+		if got := capsOf(sdk.ExtensionsOf(p)); got != cs|neutralCaps {
 			t.Errorf("wrap(%v) implements %v", cs.names(), got.names())
 			continue
 		}
 		p.(sdk.Charger).Charge(task(1), time.Millisecond, 0)
 		charged := c.pending
-		_ = p.(sdk.Configurer).Configure(2, nil)
+		_ = p.(sdk.Configurer).Configure(sdk.Config{Workers: 2})
 		_ = p.(sdk.Shedder).Shed(0)
 		_ = p.(sdk.Reporter).Report(0)
 		want := 0
@@ -339,13 +340,24 @@ func testOptionalInterfaces(t *testing.T, opts LaunchOptions) {
 	c := launch(t, "all", opts)
 	p := c.Policy()
 	cfg := p.(sdk.Configurer)
-	if err := cfg.Configure(99, nil); err == nil || !strings.Contains(err.Error(), "99 workers is too many") {
-		t.Fatalf("Configure(99) = %v", err)
+	if err := cfg.Configure(sdk.Config{Workers: 99}); err == nil || !strings.Contains(err.Error(), "99 workers is too many") || sdk.OptionErrors(err) != nil {
+		t.Fatalf("Configure(99) = %v, want a plain error", err)
 	}
 	if c.Err() != nil {
 		t.Fatalf("a Configure error faulted the client: %v", c.Err())
 	}
-	if err := cfg.Configure(3, []sdk.TenantConfig{{Name: "t0", MaxBudget: time.Millisecond}, {Name: "t1"}}); err != nil {
+	// Errors about keys cross the wire as sdk.OptionErrors, tenant and key
+	// intact, so the core can name their file:line.
+	err := cfg.Configure(sdk.Config{Workers: 3, Tenants: []sdk.TenantConfig{
+		{Name: "t0", Options: "limit = -1"}, {Name: "t1", Options: "limt = 2"}, {Name: "t2", Options: "limit = 2"}}})
+	var got []string
+	for _, oe := range sdk.OptionErrors(err) {
+		got = append(got, oe.Error())
+	}
+	if want := []string{`tenant "t0": key "limit": must not be negative, got -1`, `tenant "t1": key "limt": unknown key (known: limit)`}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("Configure with bad tables = %v, want the OptionErrors %q", err, want)
+	}
+	if err := cfg.Configure(sdk.Config{Workers: 3, Tenants: []sdk.TenantConfig{{Name: "t0", Options: "limit = 1"}, {Name: "t1"}}}); err != nil {
 		t.Fatal(err)
 	}
 	adm := p.(sdk.Admitter)
@@ -428,7 +440,7 @@ func TestLaunchErrors(t *testing.T) {
 	// Built for the old protocol: refused, naming both versions.
 	quiet.Args = []string{"v1"}
 	_, err := Launch(context.Background(), "old", testBin, quiet)
-	if err == nil || !strings.Contains(err.Error(), `plugin "old"`) || !strings.Contains(err.Error(), "protocol version 1, this gosledge speaks 2") {
+	if err == nil || !strings.Contains(err.Error(), `plugin "old"`) || !strings.Contains(err.Error(), "protocol version 1, this gosledge speaks 3") {
 		t.Fatalf("Launch of a protocol 1 plugin: %v", err)
 	}
 }
@@ -463,7 +475,7 @@ func TestLogs(t *testing.T) {
 		{`level=INFO msg=enqueued plugin=test-log`, `task=7`, `tenant=t0`},
 		{`level=INFO msg="stdout: enqueued 7" plugin=test-log stream=stdout`},
 		{`level=WARN msg="stderr: enqueued 7" plugin=test-log stream=stderr`},
-		{`level=INFO msg="policy plugin started" plugin=test-log`, `policy=test-log`, `protocol=2`, `link=socket`},
+		{`level=INFO msg="policy plugin started" plugin=test-log`, `policy=test-log`, `protocol=3`, `link=socket`},
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -11,8 +11,10 @@ import (
 // (proto/policy.proto, wire.go) this package speaks. It changes when an
 // incompatible change is made; the host refuses a plugin built for another
 // version. Version 1 carried every call as protobuf messages on a gRPC
-// stream; version 2 carries binary frames on a socket of their own.
-const ProtocolVersion = 2
+// stream; version 2 carries binary frames on a socket of their own;
+// version 3 (contract v2) passes now to WouldPreempt and a policy's
+// config tables to Configure.
+const ProtocolVersion = 3
 
 // The magic cookie is not a security measure: it only keeps a user who
 // runs a plugin binary by hand from staring at a hung process (go-plugin
@@ -60,26 +62,8 @@ const (
 	capAll = capCharger | capConfigurer | capAdmitter | capShedder | capReporter
 )
 
-// capsOf detects the optional interfaces p implements.
-func capsOf(p sdk.Policy) caps {
-	var c caps
-	if _, ok := p.(sdk.Charger); ok {
-		c |= capCharger
-	}
-	if _, ok := p.(sdk.Configurer); ok {
-		c |= capConfigurer
-	}
-	if _, ok := p.(sdk.Admitter); ok {
-		c |= capAdmitter
-	}
-	if _, ok := p.(sdk.Shedder); ok {
-		c |= capShedder
-	}
-	if _, ok := p.(sdk.Reporter); ok {
-		c |= capReporter
-	}
-	return c
-}
+// capsOf is the set of x's non-nil interfaces: the bits are sdk's.
+func capsOf(x sdk.Extensions) caps { return caps(x.Mask()) }
 
 var capNames = []struct {
 	c    caps

@@ -33,10 +33,8 @@ func (r remote) OnInterrupt(w sdk.WorkerID, cur sdk.Task, now time.Duration) boo
 	return r.c.onInterrupt(w, cur, now)
 }
 
-// WouldPreempt sends the host's latest clock reading: the sdk does not
-// pass now yet, and the wire format has it already.
-func (r remote) WouldPreempt(w sdk.WorkerID, cur, arriving sdk.Task) bool {
-	return r.c.wouldPreempt(w, cur, arriving, r.c.clock())
+func (r remote) WouldPreempt(w sdk.WorkerID, cur, arriving sdk.Task, now time.Duration) bool {
+	return r.c.wouldPreempt(w, cur, arriving, now)
 }
 
 func (r remote) Charge(t sdk.Task, used, now time.Duration) {
@@ -45,11 +43,11 @@ func (r remote) Charge(t sdk.Task, used, now time.Duration) {
 	}
 }
 
-func (r remote) Configure(workers int, tenants []sdk.TenantConfig) error {
+func (r remote) Configure(c sdk.Config) error {
 	if r.caps&capConfigurer == 0 {
 		return nil
 	}
-	return r.c.configure(workers, tenants)
+	return r.c.configure(c)
 }
 
 func (r remote) Shed(now time.Duration) []sdk.TaskID {

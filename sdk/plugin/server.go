@@ -106,11 +106,7 @@ const orphanGrace = 5 * time.Second
 type server struct {
 	pb.UnimplementedPolicyServer
 	p    sdk.Policy
-	ch   sdk.Charger
-	cfg  sdk.Configurer
-	adm  sdk.Admitter
-	shed sdk.Shedder
-	rep  sdk.Reporter
+	x    sdk.Extensions
 	caps caps
 	open atomic.Bool // a session was started: one per process
 
@@ -119,13 +115,8 @@ type server struct {
 }
 
 func newServer(p sdk.Policy) *server {
-	s := &server{p: p, caps: capsOf(p), in: dec{strs: map[string]string{}}}
-	s.ch, _ = p.(sdk.Charger)
-	s.cfg, _ = p.(sdk.Configurer)
-	s.adm, _ = p.(sdk.Admitter)
-	s.shed, _ = p.(sdk.Shedder)
-	s.rep, _ = p.(sdk.Reporter)
-	return s
+	x := sdk.ExtensionsOf(p)
+	return &server{p: p, x: x, caps: capsOf(x), in: dec{strs: map[string]string{}}}
 }
 
 func (s *server) Hello(_ context.Context, req *pb.HelloRequest) (r *pb.HelloReply, err error) {
@@ -266,8 +257,8 @@ func (s *server) notification(o op, d *dec) bool {
 	case opCharge:
 		used, now := d.dur(), d.dur()
 		t := d.task()
-		if !d.bad && s.ch != nil {
-			s.ch.Charge(t, used, now)
+		if !d.bad && s.x.Charger != nil {
+			s.x.Charger.Charge(t, used, now)
 		}
 	default:
 		return false
@@ -304,25 +295,23 @@ func (s *server) call(o op, d *dec, e *enc) string {
 			e.bool(s.p.OnInterrupt(w, cur, now))
 		}
 	case opWouldPreempt:
-		// now is not passed on until the sdk's WouldPreempt takes it
-		// (contract v2).
 		if w, cur, arriving := sdk.WorkerID(int32(d.u32())), d.task(), d.task(); !d.bad {
-			e.bool(s.p.WouldPreempt(w, cur, arriving))
+			e.bool(s.p.WouldPreempt(w, cur, arriving, now))
 		}
 	case opAdmit:
 		if t := d.task(); !d.bad {
-			class, ok := s.adm.Admit(t, now)
+			class, ok := s.x.Admitter.Admit(t, now)
 			e.bool(ok)
 			e.u8(uint8(class))
 		}
 	case opShed:
-		ids := s.shed.Shed(now)
+		ids := s.x.Shedder.Shed(now)
 		e.u32(uint32(len(ids)))
 		for _, id := range ids {
 			e.u64(uint64(id))
 		}
 	case opReport:
-		gs := s.rep.Report(now)
+		gs := s.x.Reporter.Report(now)
 		e.u32(uint32(len(gs)))
 		for _, g := range gs {
 			e.str(g.Name)
@@ -330,12 +319,8 @@ func (s *server) call(o op, d *dec, e *enc) string {
 			e.f64(g.Value)
 		}
 	case opConfigure:
-		if workers, tenants := decodeConfigure(d); !d.bad {
-			msg := ""
-			if err := s.cfg.Configure(workers, tenants); err != nil {
-				msg = err.Error()
-			}
-			e.str(msg)
+		if cfg := decodeConfigure(d); !d.bad {
+			encodeConfigureErrors(e, s.x.Configurer.Configure(cfg))
 		}
 	default:
 		return fmt.Sprintf("op %s is not a call", o)
@@ -343,27 +328,71 @@ func (s *server) call(o op, d *dec, e *enc) string {
 	return ""
 }
 
-func encodeConfigure(e *enc, workers int, tenants []sdk.TenantConfig) {
-	e.u32(uint32(int32(workers)))
-	e.u32(uint32(len(tenants)))
-	for _, t := range tenants {
+func encodeConfigure(e *enc, c sdk.Config) {
+	e.u32(uint32(int32(c.Workers)))
+	e.str(string(c.Options))
+	e.u32(uint32(len(c.Tenants)))
+	for _, t := range c.Tenants {
 		e.str(t.Name)
-		e.i64(int64(t.ReplenishmentPeriod))
-		e.i64(int64(t.MaxBudget))
-		e.f64(t.Reservation)
+		e.str(string(t.Options))
 	}
 }
 
-func decodeConfigure(d *dec) (int, []sdk.TenantConfig) {
-	workers := int(int32(d.u32()))
+func decodeConfigure(d *dec) sdk.Config {
+	c := sdk.Config{Workers: int(int32(d.u32())), Options: sdk.Options(d.str())}
 	n := int(d.u32())
 	if n > len(d.b) { // each tenant takes more than a byte
 		d.bad = true
-		return 0, nil
+		return c
 	}
-	ts := make([]sdk.TenantConfig, n)
-	for i := range ts {
-		ts[i] = sdk.TenantConfig{Name: d.str(), ReplenishmentPeriod: d.dur(), MaxBudget: d.dur(), Reservation: d.f64()}
+	c.Tenants = make([]sdk.TenantConfig, n)
+	for i := range c.Tenants {
+		c.Tenants[i] = sdk.TenantConfig{Name: d.str(), Options: sdk.Options(d.str())}
 	}
-	return workers, ts
+	return c
+}
+
+// encodeConfigureErrors sends Configure's answer: each error joined in
+// err, with the tenant and key of an *sdk.OptionError ("" for others), so
+// the host can name the key's file:line.
+func encodeConfigureErrors(e *enc, err error) {
+	var errs []error
+	switch x := err.(type) {
+	case nil:
+	case interface{ Unwrap() []error }:
+		errs = x.Unwrap()
+	default:
+		errs = []error{err}
+	}
+	e.u32(uint32(len(errs)))
+	for _, err := range errs {
+		var oe *sdk.OptionError
+		if errors.As(err, &oe) {
+			e.str(oe.Tenant)
+			e.str(oe.Key)
+			e.str(oe.Err.Error())
+			continue
+		}
+		e.str("")
+		e.str("")
+		e.str(err.Error())
+	}
+}
+
+func decodeConfigureErrors(d *dec) []error {
+	n := int(d.u32())
+	if n > len(d.b)/12 { // an error takes at least three lengths
+		d.bad = true
+		return nil
+	}
+	errs := make([]error, n)
+	for i := range errs {
+		tenant, key, msg := d.str(), d.str(), d.str()
+		if key == "" {
+			errs[i] = errors.New(msg)
+		} else {
+			errs[i] = &sdk.OptionError{Tenant: tenant, Key: key, Err: errors.New(msg)}
+		}
+	}
+	return errs
 }

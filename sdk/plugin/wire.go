@@ -10,7 +10,7 @@ import (
 	"github.com/gosledge/gosledge/sdk"
 )
 
-// The frames of protocol version 2, the same on the socket link and the
+// The frames of protocol version 3, the same on the socket link and the
 // gRPC Session fallback. Little-endian, fixed layout:
 //
 //	frame   = len u32 (bytes after it) | seq u32 | body
@@ -31,11 +31,13 @@ import (
 //	13 Admit         now i64 | task                    -> ok u8 | class u8
 //	14 Shed          now i64                           -> n u32 | id u64 * n
 //	15 Report        now i64                           -> n u32 | (name str | tenant str | value f64) * n
-//	16 Configure     now i64 | workers i32 | n u32 | (name str | period i64 | budget i64 | reservation f64) * n
-//	                                                   -> error str ("" for nil)
+//	16 Configure     now i64 | workers i32 | options str | n u32 | (name str | options str) * n
+//	                                                   -> n u32 | (tenant str | key str | message str) * n
 //
-// Every call starts with now, the host's clock (for WouldPreempt and
-// Configure, the latest the host had: the sdk does not pass them one yet).
+// Every call starts with now, the host's clock (for Configure, the latest
+// the host had: the sdk does not pass it one). Configure's answer is its
+// errors, none for success; key is "" for one that is not an
+// sdk.OptionError.
 // A request with a call gets exactly one reply, with its seq; one without
 // (seq 0, notifications only) gets none unless the plugin faults on it.
 // After a fault reply the plugin answers nothing more.

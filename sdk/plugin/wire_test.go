@@ -72,17 +72,18 @@ func (r *recorder) OnInterrupt(w sdk.WorkerID, cur sdk.Task, now time.Duration) 
 	r.add("OnInterrupt %d %+v %v", w, cur, now)
 	return true
 }
-func (r *recorder) WouldPreempt(w sdk.WorkerID, cur, arriving sdk.Task) bool {
-	r.add("WouldPreempt %d %+v %+v", w, cur, arriving)
+func (r *recorder) WouldPreempt(w sdk.WorkerID, cur, arriving sdk.Task, now time.Duration) bool {
+	r.add("WouldPreempt %d %+v %+v %v", w, cur, arriving, now)
 	return true
 }
 func (r *recorder) Charge(t sdk.Task, used, now time.Duration) {
 	r.add("Charge %+v %v %v", t, used, now)
 }
-func (r *recorder) Configure(workers int, ts []sdk.TenantConfig) error {
-	r.add("Configure %d %+v", workers, ts)
-	if workers < 0 {
-		return errors.New("negative")
+func (r *recorder) Configure(c sdk.Config) error {
+	r.add("Configure %+v", c)
+	if c.Workers < 0 {
+		return errors.Join(errors.New("negative"), &sdk.OptionError{Tenant: "a", Key: "k", Err: errors.New("bad k")},
+			&sdk.OptionError{Key: "p", Err: errors.New("bad p")})
 	}
 	return nil
 }
@@ -103,7 +104,7 @@ func (r *recorder) Report(now time.Duration) []sdk.Gauge {
 func TestWireCalls(t *testing.T) {
 	big := sdk.Task{ID: 1<<63 + 5, Tenant: "tenant-é", Route: "/a/b", Arrival: -3, Deadline: 1 << 62, Expected: 5, Ran: 9, Class: sdk.ClassBestEffort}
 	other := sdk.Task{ID: 8, Tenant: "", Route: strings.Repeat("r", 300)}
-	tenants := []sdk.TenantConfig{{Name: "a", ReplenishmentPeriod: time.Second, MaxBudget: time.Millisecond, Reservation: 0.25}, {Name: "b"}}
+	cfg := sdk.Config{Workers: 4, Options: "x = 1\n", Tenants: []sdk.TenantConfig{{Name: "a", Options: "[t]\ny = \"é\"\n"}, {Name: "b"}}}
 	for _, tt := range []struct {
 		name   string
 		do     func(p sdk.Policy) string // the host's answer
@@ -120,8 +121,8 @@ func TestWireCalls(t *testing.T) {
 			return fmt.Sprint(p.OnInterrupt(-1, big, -4))
 		}, []string{"Dequeue 5 cancelled", fmt.Sprintf("OnInterrupt -1 %+v -4ns", big)}},
 		{"wouldpreempt", func(p sdk.Policy) string {
-			return fmt.Sprint(p.WouldPreempt(2, big, other))
-		}, []string{fmt.Sprintf("WouldPreempt 2 %+v %+v", big, other)}},
+			return fmt.Sprint(p.WouldPreempt(2, big, other, 16))
+		}, []string{fmt.Sprintf("WouldPreempt 2 %+v %+v 16ns", big, other)}},
 		{"charge+admit", func(p sdk.Policy) string {
 			p.(sdk.Charger).Charge(other, time.Millisecond, 12)
 			class, ok := p.(sdk.Admitter).Admit(big, 13)
@@ -135,8 +136,10 @@ func TestWireCalls(t *testing.T) {
 			return fmt.Sprint(p.(sdk.Reporter).Report(15))
 		}, []string{"Report 15ns"}},
 		{"configure", func(p sdk.Policy) string {
-			return fmt.Sprint(p.(sdk.Configurer).Configure(4, tenants), p.(sdk.Configurer).Configure(-1, nil))
-		}, []string{fmt.Sprintf("Configure 4 %+v", tenants), "Configure -1 []"}},
+			good := p.(sdk.Configurer).Configure(cfg)
+			bad := p.(sdk.Configurer).Configure(sdk.Config{Workers: -1})
+			return fmt.Sprint(good, bad, len(sdk.OptionErrors(bad)))
+		}, []string{fmt.Sprintf("Configure %+v", cfg), fmt.Sprintf("Configure %+v", sdk.Config{Workers: -1, Tenants: []sdk.TenantConfig{}})}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := &recorder{}
@@ -260,12 +263,12 @@ func (p *panicky) Enqueue(t sdk.Task, _ sdk.EnqueueReason) {
 // nop is a policy that does nothing.
 type nop struct{}
 
-func (nop) Name() string                                           { return "nop" }
-func (nop) Enqueue(sdk.Task, sdk.EnqueueReason)                    {}
-func (nop) Dequeue(sdk.TaskID, sdk.DequeueReason)                  {}
-func (nop) GetNext(sdk.WorkerID, time.Duration) (sdk.TaskID, bool) { return 0, false }
-func (nop) OnInterrupt(sdk.WorkerID, sdk.Task, time.Duration) bool { return false }
-func (nop) WouldPreempt(sdk.WorkerID, sdk.Task, sdk.Task) bool     { return false }
+func (nop) Name() string                                                      { return "nop" }
+func (nop) Enqueue(sdk.Task, sdk.EnqueueReason)                               {}
+func (nop) Dequeue(sdk.TaskID, sdk.DequeueReason)                             {}
+func (nop) GetNext(sdk.WorkerID, time.Duration) (sdk.TaskID, bool)            { return 0, false }
+func (nop) OnInterrupt(sdk.WorkerID, sdk.Task, time.Duration) bool            { return false }
+func (nop) WouldPreempt(sdk.WorkerID, sdk.Task, sdk.Task, time.Duration) bool { return false }
 
 // Names are interned on the plugin side, so a request costs no
 // allocation once its names were seen, and the table stays bounded.

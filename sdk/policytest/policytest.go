@@ -37,6 +37,13 @@ type Options struct {
 	// Before cur (cur with Ran as of the interrupt), and WouldPreempt(w,
 	// cur, arriving) is Before(arriving, cur).
 	Preemptive bool
+
+	// PolicyOptions and TenantOptions are the config tables a policy that
+	// is an sdk.Configurer gets: its own [policy.NAME] table, and the
+	// tables of the scenarios' tenants, "t0", "t1" and "t2" (tasks are
+	// spread over the three). Default: none.
+	PolicyOptions sdk.Options
+	TenantOptions map[string]sdk.Options
 }
 
 const (
@@ -94,7 +101,7 @@ type testCase struct {
 }
 
 func cases(factory func() sdk.Policy, opt Options, n int) []testCase {
-	cs := []testCase{{"", "Name", func(tb testing.TB) { checkName(tb, factory) }}}
+	cs := []testCase{{"", "Name", func(tb testing.TB) { checkName(tb, factory, opt) }}}
 	for _, sc := range scripts {
 		if sc.name == "round robin" && !opt.RoundRobin {
 			continue
@@ -121,12 +128,12 @@ func cases(factory func() sdk.Policy, opt Options, n int) []testCase {
 
 // checkName: non-empty and the same for every instance. (The random runs
 // also check that it does not change over time.)
-func checkName(t testing.TB, factory func() sdk.Policy) {
-	name := newPolicy(t, factory, 1).Name()
+func checkName(t testing.TB, factory func() sdk.Policy, opt Options) {
+	name := newPolicy(t, factory, opt, 1).Name()
 	if name == "" {
 		t.Fatal("Name() is empty")
 	}
-	if n := newPolicy(t, factory, 2).Name(); n != name {
+	if n := newPolicy(t, factory, opt, 2).Name(); n != name {
 		t.Fatalf("Name() differs between instances: %q and %q", name, n)
 	}
 }

@@ -85,7 +85,7 @@ func (r *ref) OnInterrupt(_ sdk.WorkerID, cur sdk.Task, _ time.Duration) bool {
 	return false
 }
 
-func (r *ref) WouldPreempt(_ sdk.WorkerID, cur, arriving sdk.Task) bool {
+func (r *ref) WouldPreempt(_ sdk.WorkerID, cur, arriving sdk.Task, _ time.Duration) bool {
 	switch r.bug {
 	case "would preempt mutates":
 		r.n++
@@ -115,13 +115,15 @@ type mt struct {
 	refused int
 }
 
-func (m *mt) Configure(workers int, tenants []sdk.TenantConfig) error {
-	if workers < 1 || len(tenants) == 0 || m.bug == "configure" {
+func (m *mt) Configure(c sdk.Config) error {
+	if c.Workers < 1 || len(c.Tenants) == 0 || m.bug == "configure" {
 		return fmt.Errorf("bad configuration")
 	}
-	m.tenants = tenants
+	m.tenants = c.Tenants
 	return nil
 }
+
+var _ sdk.Configurer = (*mt)(nil)
 
 func (m *mt) Admit(t sdk.Task, _ time.Duration) (sdk.Class, bool) {
 	if t.ID%7 == 0 {
@@ -288,8 +290,8 @@ func (c *counting) OnInterrupt(w sdk.WorkerID, cur sdk.Task, now time.Duration) 
 	return yes
 }
 
-func (c *counting) WouldPreempt(w sdk.WorkerID, cur, arriving sdk.Task) bool {
-	yes := c.Policy.WouldPreempt(w, cur, arriving)
+func (c *counting) WouldPreempt(w sdk.WorkerID, cur, arriving sdk.Task, now time.Duration) bool {
+	yes := c.Policy.WouldPreempt(w, cur, arriving, now)
 	c.calls[fmt.Sprint("wouldpreempt ", yes)]++
 	return yes
 }

@@ -35,7 +35,7 @@ func Replay(p sdk.Policy, ops []Op) (next []sdk.TaskID, answers []bool) {
 		case "intr":
 			answers = append(answers, p.OnInterrupt(0, o.Task, 0))
 		case "would":
-			answers = append(answers, p.WouldPreempt(0, o.Task, o.Arriving))
+			answers = append(answers, p.WouldPreempt(0, o.Task, o.Arriving, 0))
 		default:
 			panic("policytest.Replay: unknown op kind " + o.Kind)
 		}

@@ -112,19 +112,23 @@ type sim struct {
 
 // newPolicy returns a fresh policy, configured first if it is an
 // sdk.Configurer, as the core does.
-func newPolicy(t testing.TB, factory func() sdk.Policy, workers int) sdk.Policy {
+func newPolicy(t testing.TB, factory func() sdk.Policy, opt Options, workers int) sdk.Policy {
 	t.Helper()
 	p := factory()
-	if c, ok := p.(sdk.Configurer); ok {
-		if err := c.Configure(workers, tenantConfigs); err != nil {
-			t.Fatalf("policy %q: Configure(%d, %+v): %v", p.Name(), workers, tenantConfigs, err)
+	if c := sdk.ExtensionsOf(p).Configurer; c != nil {
+		cfg := sdk.Config{Workers: workers, Options: opt.PolicyOptions}
+		for _, name := range tenants {
+			cfg.Tenants = append(cfg.Tenants, sdk.TenantConfig{Name: name, Options: opt.TenantOptions[name]})
+		}
+		if err := c.Configure(cfg); err != nil {
+			t.Fatalf("policy %q: Configure(%+v): %v", p.Name(), cfg, err)
 		}
 	}
 	return p
 }
 
 func newSim(t testing.TB, factory func() sdk.Policy, opt Options, label string, workers int, seed uint64) *sim {
-	p := newPolicy(t, factory, workers)
+	p := newPolicy(t, factory, opt, workers)
 	s := &sim{
 		t:       t,
 		opt:     opt,
@@ -138,10 +142,8 @@ func newSim(t testing.TB, factory func() sdk.Policy, opt Options, label string, 
 		running: make([]*task, workers),
 		preempt: make([]bool, workers),
 	}
-	s.ch, _ = p.(sdk.Charger)
-	s.adm, _ = p.(sdk.Admitter)
-	s.shed, _ = p.(sdk.Shedder)
-	s.rep, _ = p.(sdk.Reporter)
+	x := sdk.ExtensionsOf(p)
+	s.ch, s.adm, s.shed, s.rep = x.Charger, x.Admitter, x.Shedder, x.Reporter
 	s.name = p.Name()
 	if s.name == "" {
 		s.fail("Name() is empty")
@@ -155,15 +157,6 @@ func newSim(t testing.TB, factory func() sdk.Policy, opt Options, label string, 
 	}
 	s.d = d
 	return s
-}
-
-// tenantConfigs are the tenants of every scenario, for policies that are
-// sdk.Configurers: a paid one with a small budget, one with a reservation
-// only, and one with nothing.
-var tenantConfigs = []sdk.TenantConfig{
-	{Name: "t0", ReplenishmentPeriod: 10 * time.Millisecond, MaxBudget: 3 * time.Millisecond, Reservation: 0.4},
-	{Name: "t1", Reservation: 0.3},
-	{Name: "t2"},
 }
 
 // fail stops the test with the seed, event and recent calls.
@@ -274,8 +267,8 @@ func (c checked) OnInterrupt(w sdk.WorkerID, cur sdk.Task, _ time.Duration) bool
 	return c.s.onInterrupt(w, cur, false)
 }
 
-func (c checked) WouldPreempt(w sdk.WorkerID, cur, arriving sdk.Task) bool {
-	return c.s.wouldPreempt(w, cur, arriving, false)
+func (c checked) WouldPreempt(w sdk.WorkerID, cur, arriving sdk.Task, now time.Duration) bool {
+	return c.s.wouldPreempt(w, cur, arriving, now, false)
 }
 
 func (c checked) Charge(t sdk.Task, used, now time.Duration) {
@@ -398,8 +391,8 @@ func (s *sim) onInterrupt(w sdk.WorkerID, cur sdk.Task, query bool) bool {
 }
 
 // wouldPreempt asks whether arriving should take w from cur.
-func (s *sim) wouldPreempt(w sdk.WorkerID, cur, arriving sdk.Task, query bool) bool {
-	yes := s.p.WouldPreempt(w, cur, arriving)
+func (s *sim) wouldPreempt(w sdk.WorkerID, cur, arriving sdk.Task, now time.Duration, query bool) bool {
+	yes := s.p.WouldPreempt(w, cur, arriving, now)
 	if query {
 		s.note(logEntry{call: cQuery, w: w, id: cur.ID, id2: arriving.ID, why: 1, ok: yes})
 	} else {
@@ -523,7 +516,7 @@ func (s *sim) poll() { s.take(s.d.Poll(s.now)) }
 var (
 	rels      = []time.Duration{0, 500 * time.Microsecond, time.Millisecond, time.Millisecond, 2 * time.Millisecond, 5 * time.Millisecond, 20 * time.Millisecond, time.Hour}
 	expecteds = []time.Duration{0, 100 * time.Microsecond, 500 * time.Microsecond, time.Millisecond, time.Millisecond, 5 * time.Millisecond, 30 * time.Millisecond}
-	tenants   = []string{"t0", "t1", "t2"}
+	tenants   = []string{"t0", "t1", "t2"}    // Options.TenantOptions gives them tables
 	routes    = []string{"/a", "/b", "/late"} // /late drops late requests
 )
 
@@ -655,25 +648,25 @@ func (s *sim) queries() {
 				Expected: expecteds[q.IntN(len(expecteds))],
 			}
 			s.queryID++
-			s.wouldPreempt(w, cur, a, true)
+			s.wouldPreempt(w, cur, a, s.now, true)
 		case 2: // a queued task
 			if len(s.held) > 0 {
-				s.wouldPreempt(w, cur, s.held[q.IntN(len(s.held))].Task, true)
+				s.wouldPreempt(w, cur, s.held[q.IntN(len(s.held))].Task, s.now, true)
 			}
 		case 3: // two running tasks, both ways: at most one may say yes
 			w2 := busy[q.IntN(len(busy))]
 			if w2 == w {
-				s.wouldPreempt(w, cur, cur, true)
+				s.wouldPreempt(w, cur, cur, s.now, true)
 				break
 			}
 			other := s.cur(w2)
-			ab := s.wouldPreempt(w, cur, other, true)
-			ba := s.wouldPreempt(w2, other, cur, true)
+			ab := s.wouldPreempt(w, cur, other, s.now, true)
+			ba := s.wouldPreempt(w2, other, cur, s.now, true)
 			if ab && ba {
 				s.fail("WouldPreempt is true both ways between %s on w%d and %s on w%d: it must be a strict order", show(cur), w, show(other), w2)
 			}
 		default:
-			s.wouldPreempt(w, cur, cur, true)
+			s.wouldPreempt(w, cur, cur, s.now, true)
 			if s.p.Name() != s.name {
 				s.fail("Name() changed from %q to %q", s.name, s.p.Name())
 			}

@@ -2,13 +2,16 @@ package wasmpolicy
 
 import (
 	"encoding/binary"
+	"errors"
 	"strings"
+
+	"github.com/gosledge/gosledge/sdk"
 )
 
 // ABIVersion is the version of the ABI described in the package
 // documentation. A module's gosledge_policy_abi export must return it; any
 // incompatible change bumps it.
-const ABIVersion = 1
+const ABIVersion = 2
 
 // BufferSize is the size in bytes of the shared buffer a module's
 // gosledge_policy_buffer export points at (8-byte aligned).
@@ -143,3 +146,70 @@ func getBytes(w []uint64, n int) []byte {
 	}
 	return b
 }
+
+// putErrors writes Configure's errors at the start of w, each as a word
+// of lengths (tenant | key << 16 | message << 32) and then the three
+// strings' bytes, padded to 8; an error that is not an *sdk.OptionError
+// has an empty key. It returns how many it wrote: those that do not fit
+// are left out, but the first always fits (its strings are cut).
+func putErrors(w []uint64, err error) int {
+	var errs []error
+	switch x := err.(type) {
+	case nil:
+		return 0
+	case interface{ Unwrap() []error }:
+		errs = x.Unwrap()
+	default:
+		errs = []error{err}
+	}
+	i, count := 0, 0
+	for _, err := range errs {
+		var tenant, key, msg string
+		if oe := (*sdk.OptionError)(nil); errors.As(err, &oe) {
+			tenant, key, msg = oe.Tenant, oe.Key, oe.Err.Error()
+		} else {
+			msg = err.Error()
+		}
+		tenant, key, msg = cutTo(tenant, 1<<10), cutTo(key, 1<<10), cut(msg)
+		if msg == "" {
+			msg = "error"
+		}
+		size := 1 + pad8(len(tenant)+len(key)+len(msg))/8
+		if i+size > len(w) {
+			break
+		}
+		w[i] = uint64(len(tenant)) | uint64(len(key))<<16 | uint64(len(msg))<<32
+		putBytes(w[i+1:], tenant+key+msg)
+		i += size
+		count++
+	}
+	return count
+}
+
+// getErrors reads count errors putErrors wrote in b; ok is false if they
+// run past b.
+func getErrors(b []byte, count int) (errs []error, ok bool) {
+	off := 0
+	for range count {
+		if off+8 > len(b) {
+			return nil, false
+		}
+		lens := word(b, off)
+		lt, lk, lm := int(lens&0xffff), int(lens>>16&0xffff), int(lens>>32)
+		end := off + 8 + lt + lk + lm
+		if lm > MaxString || end > len(b) {
+			return nil, false
+		}
+		s := string(b[off+8 : end])
+		tenant, key, msg := s[:lt], s[lt:lt+lk], s[lt+lk:]
+		if key == "" {
+			errs = append(errs, errors.New(msg))
+		} else {
+			errs = append(errs, &sdk.OptionError{Tenant: tenant, Key: key, Err: errors.New(msg)})
+		}
+		off = off + 8 + pad8(lt+lk+lm)
+	}
+	return errs, true
+}
+
+func cutTo(s string, n int) string { return s[:min(len(s), n)] }

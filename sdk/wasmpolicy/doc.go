@@ -22,13 +22,13 @@
 //
 // Any language that can export the functions below works as well.
 //
-// # The ABI, version 1
+// # The ABI, version 2
 //
 // All integers are little-endian; a "word" is 8 bytes. The module exports
 // its linear memory and these functions (i32/i64 are Wasm types; signed
 // unless said):
 //
-//	gosledge_policy_abi() -> i32               ABIVersion (1); checked at load
+//	gosledge_policy_abi() -> i32               ABIVersion (2); checked at load
 //	gosledge_policy_buffer() -> i32            address of the shared buffer:
 //	                                           BufferSize (65536) bytes, 8-aligned,
 //	                                           fixed for the module's life
@@ -59,12 +59,16 @@
 //	                                           length | the tenant's << 32, then
 //	                                           both strings' bytes, padded to 8
 //	gosledge_policy_configure(n, workers i32) -> i32  CapConfigurer only
-//	                                           tenants at n: a count word, then per
-//	                                           tenant the replenishment period, the
-//	                                           budget, the reservation (f64 bits),
-//	                                           the name's length and bytes padded
-//	                                           to 8; returns 0, or the length of an
-//	                                           error message written at the buffer
+//	                                           the config at n: the policy's options
+//	                                           (text), a tenant count word, then per
+//	                                           tenant its name and its options (text);
+//	                                           text is a length word and the bytes
+//	                                           padded to 8; writes the errors at the
+//	                                           buffer and returns their count (0: ok):
+//	                                           each a word of lengths (tenant | key
+//	                                           << 16 | message << 32), then the three
+//	                                           strings' bytes padded to 8; key "" for
+//	                                           an error not about one key
 //
 // Times are nanoseconds on the server clock (time.Duration). A task is 8
 // words: ID, tenant symbol, route symbol, Arrival, Deadline, Expected, Ran,
@@ -89,10 +93,8 @@
 // names them; a symbol never changes meaning. Names longer than MaxString
 // are cut. The reasons are the sdk constants (sdk.Arrived = 0, ...).
 //
-// WouldPreempt's now is the latest instant the host knows on the server
-// clock (arriving's Arrival or a later now of any call): sdk.Policy's
-// WouldPreempt has none yet, and the ABI carries it so that adding it to
-// sdk.Policy needs no new ABI version. Serve ignores it for now.
+// Version 2 (contract v2) changed Configure's layout to carry the
+// policy's config tables (sdk.Options) and errors about their keys.
 //
 // # The sandbox
 //

@@ -29,12 +29,8 @@ var served *dispatcher
 // answers. Nothing here allocates on the decision path except what the
 // policy itself allocates: a task's strings come from the symbol table.
 type dispatcher struct {
-	p          sdk.Policy
-	charger    sdk.Charger
-	configurer sdk.Configurer
-	admitter   sdk.Admitter
-	shedder    sdk.Shedder
-	reporter   sdk.Reporter
+	p sdk.Policy
+	x sdk.Extensions
 
 	w        []uint64 // the shared buffer
 	syms     []string // symbol → string; 0 is ""
@@ -42,28 +38,11 @@ type dispatcher struct {
 }
 
 func newDispatcher(p sdk.Policy, buf []uint64) *dispatcher {
-	d := &dispatcher{p: p, w: buf, syms: []string{""}}
-	d.charger, _ = p.(sdk.Charger)
-	d.configurer, _ = p.(sdk.Configurer)
-	d.admitter, _ = p.(sdk.Admitter)
-	d.shedder, _ = p.(sdk.Shedder)
-	d.reporter, _ = p.(sdk.Reporter)
-	return d
+	return &dispatcher{p: p, x: sdk.ExtensionsOf(p), w: buf, syms: []string{""}}
 }
 
-func (d *dispatcher) caps() Caps {
-	var c Caps
-	for _, x := range []struct {
-		has bool
-		c   Caps
-	}{{d.charger != nil, CapCharger}, {d.configurer != nil, CapConfigurer}, {d.admitter != nil, CapAdmitter},
-		{d.shedder != nil, CapShedder}, {d.reporter != nil, CapReporter}} {
-		if x.has {
-			c |= x.c
-		}
-	}
-	return c
-}
+// caps is the policy's capability mask: the ABI's bits are sdk's.
+func (d *dispatcher) caps() Caps { return Caps(d.x.Mask()) }
 
 // maxName bounds the policy name hello writes.
 const maxName = 256
@@ -92,8 +71,8 @@ func (d *dispatcher) apply(n int32) {
 			d.p.Dequeue(sdk.TaskID(d.w[i+1]), sdk.DequeueReason(d.w[i+2]))
 			i += dequeueSize / 8
 		case OpCharge:
-			if d.charger != nil {
-				d.charger.Charge(d.task(i+3), time.Duration(d.w[i+1]), time.Duration(d.w[i+2]))
+			if d.x.Charger != nil {
+				d.x.Charger.Charge(d.task(i+3), time.Duration(d.w[i+1]), time.Duration(d.w[i+2]))
 			}
 			i += chargeSize / 8
 		case OpString:
@@ -145,16 +124,15 @@ func (d *dispatcher) onInterrupt(n, w int32, now int64) int32 {
 	return b2i(d.p.OnInterrupt(sdk.WorkerID(w), d.task(int(n)/8), time.Duration(now)))
 }
 
-// wouldPreempt ignores now until sdk.Policy's WouldPreempt takes it.
-func (d *dispatcher) wouldPreempt(n, w int32, _ int64) int32 {
+func (d *dispatcher) wouldPreempt(n, w int32, now int64) int32 {
 	d.apply(n)
 	i := int(n) / 8
-	return b2i(d.p.WouldPreempt(sdk.WorkerID(w), d.task(i), d.task(i+TaskWords)))
+	return b2i(d.p.WouldPreempt(sdk.WorkerID(w), d.task(i), d.task(i+TaskWords), time.Duration(now)))
 }
 
 func (d *dispatcher) admit(n int32, now int64) int32 {
 	d.apply(n)
-	class, ok := d.admitter.Admit(d.task(int(n)/8), time.Duration(now))
+	class, ok := d.x.Admitter.Admit(d.task(int(n)/8), time.Duration(now))
 	if !ok {
 		return -1
 	}
@@ -167,7 +145,7 @@ func (d *dispatcher) admit(n int32, now int64) int32 {
 func (d *dispatcher) shed(n int32, now int64) int32 {
 	d.apply(n)
 	if len(d.shedRest) == 0 {
-		d.shedRest = d.shedder.Shed(time.Duration(now))
+		d.shedRest = d.x.Shedder.Shed(time.Duration(now))
 	}
 	k := copyIDs(d.w, d.shedRest)
 	d.shedRest = d.shedRest[k:]
@@ -192,7 +170,7 @@ func copyIDs(w []uint64, ids []sdk.TaskID) int {
 func (d *dispatcher) report(n int32, now int64) int32 {
 	d.apply(n)
 	i, count := 0, int32(0)
-	for _, g := range d.reporter.Report(time.Duration(now)) {
+	for _, g := range d.x.Reporter.Report(time.Duration(now)) {
 		name, tenant := cut(g.Name), cut(g.Tenant)
 		size := 2 + pad8(len(name)+len(tenant))/8
 		if i+size > len(d.w) {
@@ -207,35 +185,26 @@ func (d *dispatcher) report(n int32, now int64) int32 {
 	return count
 }
 
-func cut(s string) string { return s[:min(len(s), MaxString)] }
+func cut(s string) string { return cutTo(s, MaxString) }
 
-// configure reads the tenants at byte n: a count, then per tenant the
-// replenishment period, the budget, the reservation's bits, the name's
-// length and its bytes padded to 8. An error's message goes at the start of
-// the buffer and its length is returned.
+// configure reads the config at byte n (see the package documentation)
+// and writes Configure's errors at the start of the buffer, returning
+// their count.
 func (d *dispatcher) configure(n, workers int32) int32 {
 	d.apply(n)
 	i := int(n) / 8
-	tenants := make([]sdk.TenantConfig, d.w[i])
+	text := func() sdk.Options { // a length word, then the bytes padded to 8
+		l := int(d.w[i])
+		o := sdk.Options(getBytes(d.w[i+1:], l))
+		i += 1 + pad8(l)/8
+		return o
+	}
+	c := sdk.Config{Workers: int(workers), Options: text()}
+	c.Tenants = make([]sdk.TenantConfig, d.w[i])
 	i++
-	for k := range tenants {
-		l := int(d.w[i+3])
-		tenants[k] = sdk.TenantConfig{
-			ReplenishmentPeriod: time.Duration(d.w[i]),
-			MaxBudget:           time.Duration(d.w[i+1]),
-			Reservation:         math.Float64frombits(d.w[i+2]),
-			Name:                string(getBytes(d.w[i+4:], l)),
-		}
-		i += 4 + pad8(l)/8
+	for k := range c.Tenants {
+		c.Tenants[k].Name = string(text())
+		c.Tenants[k].Options = text()
 	}
-	err := d.configurer.Configure(int(workers), tenants)
-	if err == nil {
-		return 0
-	}
-	msg := cut(err.Error())
-	if msg == "" {
-		msg = "error"
-	}
-	putBytes(d.w, msg)
-	return int32(len(msg))
+	return int32(putErrors(d.w, d.x.Configurer.Configure(c)))
 }

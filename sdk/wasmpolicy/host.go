@@ -287,15 +287,12 @@ func (c *Client) onInterrupt(w sdk.WorkerID, cur sdk.Task, now time.Duration) bo
 	return c.boolCall(ExportOnInterrupt)
 }
 
-// wouldPreempt passes the guest, as now, the latest instant the host knows
-// on the server clock: arriving's arrival or any later now a call carried.
-// (sdk.Policy's WouldPreempt has no now yet; the ABI already does.)
-func (c *Client) wouldPreempt(w sdk.WorkerID, cur, arriving sdk.Task) bool {
+func (c *Client) wouldPreempt(w sdk.WorkerID, cur, arriving sdk.Task, now time.Duration) bool {
 	if c.err != nil || !c.args(cur, arriving) {
 		return false
 	}
-	c.seen(arriving.Arrival)
-	c.stack[0], c.stack[1], c.stack[2] = uint64(c.n), uint64(w), uint64(c.now)
+	c.seen(now)
+	c.stack[0], c.stack[1], c.stack[2] = uint64(c.n), uint64(w), uint64(now)
 	return c.boolCall(ExportWouldPreempt)
 }
 
@@ -383,48 +380,55 @@ func (c *Client) report(now time.Duration) []sdk.Gauge {
 	return gs
 }
 
-func (c *Client) configure(workers int, tenants []sdk.TenantConfig) error {
+func (c *Client) configure(cfg sdk.Config) error {
 	if c.err != nil {
 		return c.err
 	}
 	if c.caps&CapConfigurer == 0 {
 		return nil
 	}
-	size := 8
-	for _, t := range tenants {
-		size += 32 + pad8(len(cut(t.Name)))
+	strs := []string{string(cfg.Options)}
+	for _, t := range cfg.Tenants {
+		strs = append(strs, cut(t.Name), string(t.Options))
+	}
+	size := 8 // the tenant count
+	for _, s := range strs {
+		size += 8 + pad8(len(s))
 	}
 	if size > BufferSize {
-		return fmt.Errorf("%d tenants do not fit in the %d-byte shared buffer", len(tenants), BufferSize)
+		return fmt.Errorf("the policy's options and %d tenants (%d bytes) do not fit in the %d-byte shared buffer", len(cfg.Tenants), size, BufferSize)
 	}
 	if !c.reserve(size) {
 		return c.err
 	}
 	off := c.n
-	putWord(c.mem, off, uint64(len(tenants)))
-	off += 8
-	for _, t := range tenants {
-		name := cut(t.Name)
-		putWord(c.mem, off, uint64(t.ReplenishmentPeriod))
-		putWord(c.mem, off+8, uint64(t.MaxBudget))
-		putWord(c.mem, off+16, math.Float64bits(t.Reservation))
-		putWord(c.mem, off+24, uint64(len(name)))
-		copy(c.mem[off+32:], name)
-		off += 32 + pad8(len(name))
+	put := func(s string) {
+		putWord(c.mem, off, uint64(len(s)))
+		copy(c.mem[off+8:], s)
+		off += 8 + pad8(len(s))
 	}
-	c.stack[0], c.stack[1] = uint64(c.n), uint64(workers)
+	put(strs[0])
+	putWord(c.mem, off, uint64(len(cfg.Tenants)))
+	off += 8
+	for _, s := range strs[1:] {
+		put(s)
+	}
+	c.stack[0], c.stack[1] = uint64(c.n), uint64(cfg.Workers)
 	if !c.call(ExportConfigure) {
 		return c.err
 	}
-	switch l := int32(c.stack[0]); {
-	case l == 0:
-		return nil
-	case l > 0 && l <= MaxString:
-		return errors.New(string(c.mem[:l]))
-	default:
-		c.badAnswer(ExportConfigure, int64(l))
+	count := int32(c.stack[0])
+	errs, ok := getErrors(c.mem[:BufferSize], int(count))
+	if count < 0 || !ok {
+		c.badAnswer(ExportConfigure, int64(count))
 		return c.err
 	}
+	for i, err := range errs {
+		if _, keyed := err.(*sdk.OptionError); !keyed {
+			errs[i] = fmt.Errorf("Configure: %w", err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // remote is the Client as an sdk.Policy; see Client.Policy.
@@ -438,14 +442,14 @@ func (r remote) GetNext(w sdk.WorkerID, now time.Duration) (sdk.TaskID, bool) {
 func (r remote) OnInterrupt(w sdk.WorkerID, cur sdk.Task, now time.Duration) bool {
 	return r.c.onInterrupt(w, cur, now)
 }
-func (r remote) WouldPreempt(w sdk.WorkerID, cur, arriving sdk.Task) bool {
-	return r.c.wouldPreempt(w, cur, arriving)
+func (r remote) WouldPreempt(w sdk.WorkerID, cur, arriving sdk.Task, now time.Duration) bool {
+	return r.c.wouldPreempt(w, cur, arriving, now)
 }
 func (r remote) Dequeue(id sdk.TaskID, why sdk.DequeueReason)             { r.c.dequeue(id, why) }
 func (r remote) Charge(t sdk.Task, used, now time.Duration)               { r.c.charge(t, used, now) }
 func (r remote) Shed(now time.Duration) []sdk.TaskID                      { return r.c.shed(now) }
 func (r remote) Report(now time.Duration) []sdk.Gauge                     { return r.c.report(now) }
-func (r remote) Configure(w int, ts []sdk.TenantConfig) error             { return r.c.configure(w, ts) }
+func (r remote) Configure(c sdk.Config) error                             { return r.c.configure(c) }
 func (a admitting) Admit(t sdk.Task, now time.Duration) (sdk.Class, bool) { return a.c.admit(t, now) }
 
 type admitting struct{ remote }

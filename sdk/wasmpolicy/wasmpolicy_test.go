@@ -171,9 +171,9 @@ func (t tee) OnInterrupt(w sdk.WorkerID, cur sdk.Task, now time.Duration) bool {
 	return r
 }
 
-func (t tee) WouldPreempt(w sdk.WorkerID, cur, arriving sdk.Task) bool {
-	r := t.a.WouldPreempt(w, cur, arriving)
-	t.same("WouldPreempt", r, t.b.WouldPreempt(w, cur, arriving))
+func (t tee) WouldPreempt(w sdk.WorkerID, cur, arriving sdk.Task, now time.Duration) bool {
+	r := t.a.WouldPreempt(w, cur, arriving, now)
+	t.same("WouldPreempt", r, t.b.WouldPreempt(w, cur, arriving, now))
 	return r
 }
 
@@ -203,8 +203,8 @@ func (t tee) Report(now time.Duration) []sdk.Gauge {
 	return both(t, "Report", func(r sdk.Reporter) []sdk.Gauge { return r.Report(now) })
 }
 
-func (t tee) Configure(workers int, ts []sdk.TenantConfig) error {
-	return both(t, "Configure", func(c sdk.Configurer) error { return c.Configure(workers, ts) })
+func (t tee) Configure(c sdk.Config) error {
+	return both(t, "Configure", func(x sdk.Configurer) error { return x.Configure(c) })
 }
 
 func (t admittingTee) Admit(x sdk.Task, now time.Duration) (sdk.Class, bool) {
@@ -225,7 +225,7 @@ type recorder struct {
 	charged []time.Duration
 	shed    []sdk.TaskID
 	gauges  []sdk.Gauge
-	tenants []sdk.TenantConfig
+	config  sdk.Config
 	cfgErr  error
 }
 
@@ -236,8 +236,8 @@ func (r *recorder) Enqueue(t sdk.Task, why sdk.EnqueueReason) {
 func (r *recorder) Charge(t sdk.Task, used, now time.Duration) { r.charged = append(r.charged, used) }
 func (r *recorder) Shed(time.Duration) []sdk.TaskID            { return r.shed }
 func (r *recorder) Report(time.Duration) []sdk.Gauge           { return r.gauges }
-func (r *recorder) Configure(_ int, ts []sdk.TenantConfig) error {
-	r.tenants = ts
+func (r *recorder) Configure(c sdk.Config) error {
+	r.config = c
 	return r.cfgErr
 }
 
@@ -292,7 +292,8 @@ func TestBatching(t *testing.T) {
 // Configure (including its error) cross the ABI; a policy without them
 // costs no guest call, and Admitter is there only if the guest has it.
 func TestOptional(t *testing.T) {
-	rec := &recorder{FIFO: fifo.New(), cfgErr: errors.New("tenant t9 unknown")}
+	rec := &recorder{FIFO: fifo.New(), cfgErr: errors.Join(errors.New("tenant t9 unknown"),
+		&sdk.OptionError{Tenant: "t0", Key: "budget", Err: errors.New("too big")}, &sdk.OptionError{Key: "mode", Err: errors.New("no such mode")})}
 	for i := range BufferSize/8 + 10 {
 		rec.shed = append(rec.shed, sdk.TaskID(i))
 	}
@@ -305,10 +306,11 @@ func TestOptional(t *testing.T) {
 	if _, ok := p.(sdk.Admitter); ok {
 		t.Error("Admitter without the guest's")
 	}
-	tenants := []sdk.TenantConfig{{Name: "t0", ReplenishmentPeriod: time.Second, MaxBudget: time.Millisecond, Reservation: 0.25}, {Name: "t1"}}
-	err := p.(sdk.Configurer).Configure(2, tenants)
-	if err == nil || err.Error() != "tenant t9 unknown" || !slices.Equal(rec.tenants, tenants) {
-		t.Errorf("Configure = %v, guest got %+v", err, rec.tenants)
+	cfg := sdk.Config{Workers: 2, Options: "mode = \"x\"\n", Tenants: []sdk.TenantConfig{{Name: "t0", Options: "budget = \"1ms\"\n"}, {Name: "t1"}}}
+	err := p.(sdk.Configurer).Configure(cfg)
+	want := "Configure: tenant t9 unknown\n" + `tenant "t0": key "budget": too big` + "\n" + `key "mode": no such mode`
+	if err == nil || err.Error() != want || len(sdk.OptionErrors(err)) != 2 || fmt.Sprint(rec.config) != fmt.Sprint(cfg) {
+		t.Errorf("Configure = %q (want %q), guest got %+v", err, want, rec.config)
 	}
 	p.(sdk.Charger).Charge(sdk.Task{ID: 1}, 5*time.Millisecond, 9)
 	if got := p.(sdk.Shedder).Shed(10); !slices.Equal(got, rec.shed) {
@@ -326,7 +328,7 @@ func TestOptional(t *testing.T) {
 	pp.(sdk.Charger).Charge(sdk.Task{ID: 1}, 1, 1)
 	pp.(sdk.Shedder).Shed(1)
 	pp.(sdk.Reporter).Report(1)
-	if err := pp.(sdk.Configurer).Configure(1, tenants); err != nil {
+	if err := pp.(sdk.Configurer).Configure(cfg); err != nil {
 		t.Error(err)
 	}
 	if len(g2.calls) != 3 { // abi, buffer, hello
@@ -376,9 +378,9 @@ func TestFaults(t *testing.T) {
 	}
 
 	g := newInproc(t, fifo.New())
-	g.abi = 2
-	if _, err := NewClient(g); !errors.Is(err, ErrABI) || !strings.Contains(err.Error(), "ABI version 2, want 1") {
-		t.Errorf("ABI 2: %v", err)
+	g.abi = 1
+	if _, err := NewClient(g); !errors.Is(err, ErrABI) || !strings.Contains(err.Error(), "ABI version 1, want 2") {
+		t.Errorf("ABI 1: %v", err)
 	}
 	g = newInproc(t, fifo.New())
 	g.fault = func(e Export) (*uint64, error) {

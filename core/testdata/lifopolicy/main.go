@@ -16,10 +16,10 @@ import (
 
 type lifo struct{ q []sdk.TaskID }
 
-func (*lifo) Name() string                                             { return "lifo" }
-func (l *lifo) Enqueue(t sdk.Task, _ sdk.EnqueueReason)                { l.q = append(l.q, t.ID) }
-func (l *lifo) OnInterrupt(sdk.WorkerID, sdk.Task, time.Duration) bool { return false }
-func (*lifo) WouldPreempt(sdk.WorkerID, sdk.Task, sdk.Task) bool       { return false }
+func (*lifo) Name() string                                                      { return "lifo" }
+func (l *lifo) Enqueue(t sdk.Task, _ sdk.EnqueueReason)                         { l.q = append(l.q, t.ID) }
+func (l *lifo) OnInterrupt(sdk.WorkerID, sdk.Task, time.Duration) bool          { return false }
+func (*lifo) WouldPreempt(sdk.WorkerID, sdk.Task, sdk.Task, time.Duration) bool { return false }
 
 func (l *lifo) GetNext(sdk.WorkerID, time.Duration) (sdk.TaskID, bool) {
 	if len(l.q) == 0 {

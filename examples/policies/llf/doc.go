@@ -22,9 +22,8 @@
 //   - GetNext pops the least laxity, whatever the worker.
 //   - OnInterrupt(w, cur, now) is true iff a queued task has strictly
 //     smaller laxity than cur at now (cur with Ran as of the interrupt).
-//   - WouldPreempt(w, cur, arriving) has no now: it compares laxities at
-//     arriving.Arrival (the arrival is just enqueued, so that is now). As
-//     now cancels out, it is Deadline − Remaining of arriving against cur,
+//   - WouldPreempt(w, cur, arriving, now) compares laxities at now; as now
+//     cancels out, it is Deadline − Remaining of arriving against cur,
 //     strictly smaller: a strict order, as the core requires.
 //
 // Complexity: Enqueue, GetNext and Dequeue of a queued task O(log n),

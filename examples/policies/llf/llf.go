@@ -58,10 +58,9 @@ func (l *LLF) OnInterrupt(_ sdk.WorkerID, cur sdk.Task, now time.Duration) bool 
 	return len(l.q.es) > 0 && l.q.es[0].key-now < Laxity(cur, now)
 }
 
-// WouldPreempt reports whether arriving has strictly less laxity than cur,
-// both taken at arriving.Arrival.
-func (*LLF) WouldPreempt(_ sdk.WorkerID, cur, arriving sdk.Task) bool {
-	now := arriving.Arrival
+// WouldPreempt reports whether arriving has strictly less laxity than cur
+// at now.
+func (*LLF) WouldPreempt(_ sdk.WorkerID, cur, arriving sdk.Task, now time.Duration) bool {
 	return Laxity(arriving, now) < Laxity(cur, now)
 }
 

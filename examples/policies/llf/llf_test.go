@@ -88,10 +88,10 @@ func TestPreemption(t *testing.T) {
 	// WouldPreempt compares at arriving.Arrival; an EDF would say the
 	// opposite here (arriving has the later deadline).
 	arriving := tk(4, 12*ms, 9*ms, 0, 2*ms) // laxity 1ms
-	if !l.WouldPreempt(0, cur, arriving) || l.WouldPreempt(0, arriving, cur) {
+	if !l.WouldPreempt(0, cur, arriving, arriving.Arrival) || l.WouldPreempt(0, arriving, cur, arriving.Arrival) {
 		t.Fatal("WouldPreempt does not follow laxity")
 	}
-	if l.WouldPreempt(0, cur, cur) {
+	if l.WouldPreempt(0, cur, cur, 0) {
 		t.Fatal("WouldPreempt(cur, cur)")
 	}
 }

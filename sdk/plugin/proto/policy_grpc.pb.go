@@ -1,4 +1,4 @@
-// The gosledge policy plugin protocol, version 2 (sdk/plugin.ProtocolVersion).
+// The gosledge policy plugin protocol, version 3 (sdk/plugin.ProtocolVersion).
 //
 // The host (gosledge) starts the plugin with hashicorp/go-plugin and calls
 // Hello once over gRPC. Every policy call then travels as a binary frame

@@ -88,7 +88,7 @@ func (f *fifo) GetNext(sdk.WorkerID, time.Duration) (sdk.TaskID, bool) {
 
 func (f *fifo) OnInterrupt(sdk.WorkerID, sdk.Task, time.Duration) bool { return len(f.q) > 0 }
 
-func (f *fifo) WouldPreempt(sdk.WorkerID, sdk.Task, sdk.Task) bool { return false }
+func (f *fifo) WouldPreempt(sdk.WorkerID, sdk.Task, sdk.Task, time.Duration) bool { return false }
 
 func (f *fifo) Dequeue(id sdk.TaskID, _ sdk.DequeueReason) {
 	f.q = slices.DeleteFunc(f.q, func(t sdk.Task) bool { return t.ID == id })
@@ -101,7 +101,8 @@ func (a *admitFIFO) Admit(t sdk.Task, _ time.Duration) (sdk.Class, bool) {
 }
 
 // allFIFO implements every optional interface:
-//   - Configure fails for 99 workers;
+//   - Configure fails for 99 workers, and reports a tenant's table
+//     with limit < 0 as an error about that key;
 //   - Admit refuses tenant "deny" and puts tenant "be" in best effort;
 //   - Shed gives up every queued task of route "/shed";
 //   - Report returns the queue length and the CPU time charged per tenant.
@@ -111,16 +112,25 @@ type allFIFO struct {
 	charged map[string]time.Duration
 }
 
-func (a *allFIFO) Configure(workers int, tenants []sdk.TenantConfig) error {
-	if workers == 99 {
+func (a *allFIFO) Configure(c sdk.Config) error {
+	if c.Workers == 99 {
 		return errors.New("99 workers is too many")
 	}
-	a.workers = workers
+	a.workers = c.Workers
 	a.charged = map[string]time.Duration{}
-	for _, t := range tenants {
+	var errs []error
+	for _, t := range c.Tenants {
+		var o struct {
+			Limit int `toml:"limit"`
+		}
+		if err := t.Options.Decode(&o); err != nil {
+			errs = append(errs, sdk.ForTenant(t.Name, err))
+		} else if o.Limit < 0 {
+			errs = append(errs, &sdk.OptionError{Tenant: t.Name, Key: "limit", Err: fmt.Errorf("must not be negative, got %d", o.Limit)})
+		}
 		a.charged[t.Name] = 0
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func (a *allFIFO) Charge(t sdk.Task, used, _ time.Duration) {
