@@ -105,7 +105,7 @@ func (r *Report) pooled() []pooledRun {
 					pr.MissRatio = (pr.MissRatio*float64(pr.Sent) + rr.MissRatio*float64(rr.Sent)) / float64(sent)
 				}
 				pr.Sent = sent
-				pr.latencies = slices.Sorted(slices.Values(slices.Concat(pr.latencies, rr.latencies)))
+				pr.latencies = pr.latencies.merged(rr.latencies)
 			}
 		}
 		out[i].runs++
@@ -145,19 +145,15 @@ func (r *Report) cdf(runs []pooledRun, rate float64, k int, policies []string) *
 		}
 		rr := run.Routes[k]
 		route = rr
-		n := len(rr.latencies)
-		if n == 0 || rr.Sent == 0 {
+		pts := rr.latencies.cdf(cdfPoints)
+		if len(pts) == 0 || rr.Sent == 0 {
 			continue
 		}
-		m := min(n, cdfPoints)
+		m := len(pts)
 		xys := make(plotter.XYs, m)
-		for j := range xys {
-			i := j
-			if n > cdfPoints {
-				i = j * (n - 1) / (cdfPoints - 1)
-			}
-			xys[j].X = max(ms(rr.latencies[i]), 0.001)
-			xys[j].Y = float64(i+1) / float64(rr.Sent)
+		for j, pt := range pts {
+			xys[j].X = max(ms(pt.at), 0.001)
+			xys[j].Y = float64(pt.count) / float64(rr.Sent)
 		}
 		l, err := plotter.NewLine(xys)
 		if err != nil {

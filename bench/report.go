@@ -95,7 +95,7 @@ type RouteReport struct {
 	// Deadline.
 	MissRatio float64
 
-	latencies []time.Duration // of the 200s, ascending
+	latencies *latencies // of the 200s
 }
 
 func (r *Report) sweep() bool {

@@ -344,7 +344,7 @@ func (r *runner) one(ctx context.Context, p Policy, rate float64, n int) (RunRep
 // accum counts one route's measured results.
 type accum struct {
 	sent, ok, refused, dropped, serverErr, other, misses int
-	latencies                                            []time.Duration // of the 200s
+	latencies                                            latencies // of the 200s
 	firstOther                                           string
 }
 
@@ -366,7 +366,7 @@ func (a *accum) record(code int, latency, deadline time.Duration) {
 	switch c := code; {
 	case c == http.StatusOK:
 		a.ok++
-		a.latencies = append(a.latencies, latency)
+		a.latencies.add(latency)
 		if latency > deadline {
 			a.misses++
 		}
@@ -385,19 +385,18 @@ func (a *accum) record(code int, latency, deadline time.Duration) {
 
 // report summarises a route over measured time d.
 func (a *accum) report(rt Route, d time.Duration) RouteReport {
-	slices.Sort(a.latencies)
 	rr := RouteReport{
 		Route: rt.Name, Tenant: rt.Tenant, Path: rt.Path, Deadline: rt.Deadline,
 		Sent: a.sent, OK: a.ok, Refused: a.refused, Dropped: a.dropped, ServerErrors: a.serverErr, Other: a.other,
 		Throughput: float64(a.ok) / d.Seconds(),
-		latencies:  a.latencies,
+		latencies:  &a.latencies,
 	}
 	if a.sent > 0 {
 		rr.MissRatio = float64(a.misses) / float64(a.sent)
 	}
-	if n := len(a.latencies); n > 0 {
-		rr.P50, rr.P90, rr.P99 = quantile(a.latencies, 0.50), quantile(a.latencies, 0.90), quantile(a.latencies, 0.99)
-		rr.Max = a.latencies[n-1]
+	if a.latencies.len() > 0 {
+		rr.P50, rr.P90, rr.P99 = a.latencies.quantile(0.50), a.latencies.quantile(0.90), a.latencies.quantile(0.99)
+		rr.Max = a.latencies.max
 	}
 	return rr
 }

@@ -173,7 +173,7 @@ func TestRun(t *testing.T) {
 			if rr.OK+rr.Refused+rr.Dropped+rr.ServerErrors+rr.Other != rr.Sent {
 				t.Errorf("%s %s: counts do not add up: %+v", run.Policy, rr.Route, rr)
 			}
-			if rr.OK != len(rr.latencies) || (rr.OK > 0 && !(rr.P50 <= rr.P90 && rr.P90 <= rr.P99 && rr.P99 <= rr.Max)) {
+			if rr.OK != rr.latencies.len() || (rr.OK > 0 && !(rr.P50 <= rr.P90 && rr.P90 <= rr.P99 && rr.P99 <= rr.Max)) {
 				t.Errorf("%s %s: latencies: %+v", run.Policy, rr.Route, rr)
 			}
 		}
@@ -370,9 +370,9 @@ func TestSweepCharts(t *testing.T) {
 	rep := &Report{Workload: "sweep", Process: Poisson, Duration: time.Second, Workers: 2, Started: time.Now()}
 	for _, rate := range []float64{10, 40} {
 		for _, pol := range []string{"fifo", "edf:nopreempt"} {
-			rr := RouteReport{Route: "a/x", Deadline: 20 * time.Millisecond, Sent: 10, OK: 8, Refused: 2, MissRatio: 0.3}
+			rr := RouteReport{Route: "a/x", Deadline: 20 * time.Millisecond, Sent: 10, OK: 8, Refused: 2, MissRatio: 0.3, latencies: &latencies{}}
 			for i := range 8 {
-				rr.latencies = append(rr.latencies, time.Duration(i+1)*time.Duration(rate)*100*time.Microsecond)
+				rr.latencies.add(time.Duration(i+1) * time.Duration(rate) * 100 * time.Microsecond)
 			}
 			if rate == 40 {
 				rr = RouteReport{Route: "a/x", Deadline: 20 * time.Millisecond, Sent: 10, Refused: 10, MissRatio: 1} // no 200 at all
