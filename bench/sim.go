@@ -140,7 +140,13 @@ const (
 	evYield            // the task on w reaches a safepoint where it is interrupted
 	evTimeout          // task id's route timeout
 	evKill             // the killed task on w unwinds at its safepoint
+	evPoll             // offer idle workers to a policy that holds work back
 )
+
+// maxIdlePolls is how many polls in a row may find a policy holding work
+// with nothing else left to happen before the run gives up on it (the
+// server polls forever; a simulation must end).
+const maxIdlePolls = 10000
 
 type simEvent struct {
 	at   time.Duration
@@ -201,6 +207,8 @@ type simRun struct {
 	est        []*estimate
 	samplers   []*sampler
 	lastEnd    time.Duration
+	polling    bool // an evPoll is pending
+	idlePolls  int  // polls in a row with no other event pending that released nothing
 	// Sent counts every request, warm-up included (sent = completed +
 	// refused + dropped + shed + killed at the end of a run).
 	counts simCounts
@@ -367,6 +375,17 @@ func (r *simRun) loop(src source) error {
 			}
 		case evTimeout:
 			r.timeout(e.id)
+		case evPoll:
+			r.polling = false
+			acts := r.d.Poll(r.now)
+			if len(acts) == 0 && r.events.Len() == 0 {
+				if r.idlePolls++; r.idlePolls >= maxIdlePolls {
+					continue
+				}
+			} else {
+				r.idlePolls = 0
+			}
+			r.take(acts)
 		}
 	}
 	if n := r.d.InFlight(); n != 0 {
@@ -417,6 +436,22 @@ func (r *simRun) take(acts []dispatch.Action) {
 				r.counts.Refused++
 			}
 			r.end(a.ID, code)
+		}
+	}
+	r.armPoll()
+}
+
+// armPoll schedules a poll a quantum from now if the policy holds tasks
+// while a worker is idle, as the server does (core/scheduler.go armPoll).
+func (r *simRun) armPoll() {
+	if r.polling || r.d.Queued() == 0 {
+		return
+	}
+	for _, wk := range r.workers {
+		if !wk.busy {
+			r.polling = true
+			r.push(simEvent{at: r.now + r.quantum, kind: evPoll})
+			return
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gosledge/gosledge/plugins"
+	"github.com/gosledge/gosledge/sdk"
 )
 
 // simDir writes a serve config, a workload and optionally a trace into a
@@ -175,6 +176,18 @@ rate = %d
 
 // TestSimHandComputed: FIFO without preemption on one worker, costs off,
 // a trace with service times: the schedule is worked out by hand.
+// traceWorkload replays trace.csv for a second with no runtime costs.
+const traceWorkload = `config = "serve.toml"
+duration = "1s"
+warmup = "0s"
+[sim]
+safepoint = "20us"
+switch = "0s"
+start = "0s"
+[arrival]
+trace = "trace.csv"
+` + simRoutes
+
 func TestSimHandComputed(t *testing.T) {
 	trace := `# offset, route, service
 offset_ms,route,duration_ms
@@ -187,16 +200,7 @@ offset_ms,route,duration_ms
 	// a@0 runs 0–10 (latency 10); b@2 waits, 10–13 (11: past its 5 ms
 	// deadline, but it started, so not dropped... it is dropped: it never
 	// ran and 10 > 7); a@4 runs 10–11 (7); b@30 30–32 (2); a@31 32–36 (5).
-	w := simWorkload(t, "", `config = "serve.toml"
-duration = "1s"
-warmup = "0s"
-[sim]
-safepoint = "20us"
-switch = "0s"
-start = "0s"
-[arrival]
-trace = "trace.csv"
-`+simRoutes, trace)
+	w := simWorkload(t, "", traceWorkload, trace)
 	pols, _ := ParsePolicies("fifo:nopreempt")
 	rep, err := Simulate(context.Background(), w, SimOptions{Policies: pols, Logger: quietLog()})
 	if err != nil {
@@ -365,5 +369,48 @@ rate = 200
 	}
 	if fb := rep.Runs[0].Fallback; fb == nil || fb.From != "flaky" || fb.To != "fifo" {
 		t.Errorf("flaky's run: fallback %+v, want flaky→fifo", fb)
+	}
+}
+
+// holdBack is FIFO that keeps each task back for hold after its arrival,
+// as a policy waiting for a budget to refill does.
+type holdBack struct {
+	q    []sdk.Task
+	hold time.Duration
+}
+
+func (*holdBack) Name() string                                           { return "hold" }
+func (h *holdBack) Enqueue(t sdk.Task, _ sdk.EnqueueReason)              { h.q = append(h.q, t) }
+func (*holdBack) OnInterrupt(sdk.WorkerID, sdk.Task, time.Duration) bool { return false }
+func (*holdBack) WouldPreempt(sdk.WorkerID, sdk.Task, sdk.Task, time.Duration) bool {
+	return false
+}
+func (h *holdBack) Dequeue(id sdk.TaskID, _ sdk.DequeueReason) {
+	h.q = slices.DeleteFunc(h.q, func(t sdk.Task) bool { return t.ID == id })
+}
+func (h *holdBack) GetNext(_ sdk.WorkerID, now time.Duration) (sdk.TaskID, bool) {
+	if len(h.q) == 0 || now < h.q[0].Arrival+h.hold {
+		return 0, false
+	}
+	id := h.q[0].ID
+	h.q = h.q[1:]
+	return id, true
+}
+
+// TestSimPollsHeldWork: as in the server, a policy that holds work back
+// while a worker is idle is asked again every quantum (1 ms): a request
+// held 3 ms after its arrival runs at 3 ms, with no other event to
+// prompt the policy.
+func TestSimPollsHeldWork(t *testing.T) {
+	w := simWorkload(t, "", traceWorkload, "offset_ms,route,duration_ms\n0,a,1\n")
+	reg := sdk.NewRegistry()
+	reg.Register("hold", func() sdk.Policy { return &holdBack{hold: 3 * time.Millisecond} })
+	pols, _ := ParsePolicies("hold:nopreempt")
+	rep, err := Simulate(context.Background(), w, SimOptions{Policies: pols, Registry: reg, Logger: quietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rep.Runs[0].Routes[0].latencies.sortedExact(); !slices.Equal(got, []time.Duration{4 * time.Millisecond}) {
+		t.Errorf("latencies %v, want [4ms]: held 3 ms, then 1 ms of service", got)
 	}
 }

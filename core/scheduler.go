@@ -37,6 +37,7 @@ type scheduler struct {
 	policy    sdk.Policy              // the policy in charge: the configured one or its fallback
 	guard     *pluginGuard            // while a plugin is in charge; nil for a built-in or once ejected
 	sandboxes map[sdk.TaskID]*Sandbox // admitted and not yet left the dispatcher
+	pollTimer *time.Timer             // armed while the policy holds work back from an idle worker
 	stats     schedStats              // the shell's own; the dispatcher's are merged by snapshot
 	recording atomic.Bool             // stats' slices are being filled (tests, benchmarks)
 }
@@ -151,6 +152,25 @@ func (s *scheduler) apply(acts []dispatch.Action, now time.Duration) {
 			sb.wake <- wakeup{verdict: a.Verdict}
 		}
 	}
+	s.armPoll()
+}
+
+// armPoll offers the idle workers to the policy again a quantum from now
+// if it holds tasks and left a worker idle: a policy that holds work back
+// (a budget not refilled yet, affinity) may release it as time passes,
+// and no event may come to ask it. Work-conserving policies never leave
+// both, so for them this is two comparisons. The caller holds the lock.
+func (s *scheduler) armPoll() {
+	if s.pollTimer != nil || s.d.Queued() == 0 || s.busyLocked() == len(s.preempt) {
+		return
+	}
+	s.pollTimer = time.AfterFunc(s.quantum, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.pollTimer = nil
+		now := s.now()
+		s.apply(s.d.Poll(now), now)
+	})
 }
 
 // submit makes a new sandbox runnable and starts it on an idle worker, or

@@ -106,7 +106,9 @@ type Policy interface {
 
 	// GetNext picks the task worker w runs next and gives up ownership of
 	// it. ok is false when the policy holds no task w may run. It must
-	// return only IDs it holds.
+	// return only IDs it holds. A policy that holds work back (says no
+	// while it holds tasks) is asked again every quantum while a worker
+	// is idle, so it may release work as time passes without an event.
 	GetNext(w WorkerID, now time.Duration) (id TaskID, ok bool)
 
 	// OnInterrupt is called when cur's quantum on worker w expired (or a
