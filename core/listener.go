@@ -60,10 +60,15 @@ func (t *tenant) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	srv := t.srv
-	sb := newSandbox(rt, sdk.TaskID(srv.nextID.Add(1)), srv.now(), body, args)
+	var wagiArgv, wagiEnv []string
 	if wagi {
-		sb.wagiArgv, sb.wagiEnv = wagiArgs(r), wagiEnv(r, rt, len(body))
+		if wagiArgv, wagiEnv, err = wagiRequest(r, rt, len(body)); err != nil {
+			t.reject(w, path, http.StatusBadRequest, err.Error())
+			return
+		}
 	}
+	sb := newSandbox(rt, sdk.TaskID(srv.nextID.Add(1)), srv.now(), body, args)
+	sb.wagiArgv, sb.wagiEnv = wagiArgv, wagiEnv
 	if !srv.admitLive(sb) {
 		w.Header().Set("Connection", "close")
 		t.reject(w, path, http.StatusServiceUnavailable, "server shutting down")

@@ -93,6 +93,16 @@ func (sb *Sandbox) argv() []string {
 	return append([]string{sb.route.cfg.Path}, sb.args...)
 }
 
+// wagiRequest is a WAGI route's argv and environment for r, or why r
+// cannot have one: a NUL byte (a decoded "%00" in the path) cannot be in
+// a WASI environment, and no function can be asked about such a path.
+func wagiRequest(r *http.Request, rt *route, bodyLen int) (argv, env []string, err error) {
+	if strings.IndexByte(r.URL.Path, 0) >= 0 {
+		return nil, nil, errors.New("the path has a NUL byte (%00), which a CGI environment cannot hold")
+	}
+	return wagiArgs(r), wagiEnv(r, rt, bodyLen), nil
+}
+
 // wagiArgs is WAGI's argv: the request's path, then each "&"-separated
 // item of the raw query, undecoded ("/env?a=1&b" → "/env", "a=1", "b").
 func wagiArgs(r *http.Request) []string {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tetratelabs/wazero"
+
 	"github.com/gosledge/gosledge/core/config"
 )
 
@@ -248,6 +250,7 @@ func TestWAGIServe(t *testing.T) {
 				"X_FULL_URL = http://127.0.0.1:" + port + "/env/foo/bar?x=1&y\n"},
 			absent: []string{"HTTP_AUTHORIZATION", "secret"}},
 		{name: "the prefix itself", method: "GET", path: "/env", status: 200, want: []string{"PATH_INFO = \n", "SCRIPT_NAME = /env\n"}},
+		{name: "a NUL in the path", method: "GET", path: "/env/a%00b", status: 400, want: []string{"NUL byte"}},
 		{name: "outside the prefix", method: "GET", path: "/envy", status: 404, want: []string{"no route /envy"}},
 		{name: "method a WAGI route refuses", method: "TRACE", path: "/env/x", status: 405, wantHeader: http.Header{"Allow": {"GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"}}},
 		{name: "a plain route still refuses PUT", method: "PUT", path: "/plain", status: 405},
@@ -312,4 +315,53 @@ func TestWAGIServe(t *testing.T) {
 			}
 		})
 	}
+}
+
+// BenchmarkWAGI is the WAGI contract's own cost over HTTP, interleaved
+// request by request with the plain one on the same module (echo: the
+// CGI response is the body sent), and the Go WAGI example.
+func BenchmarkWAGI(b *testing.B) {
+	ts := startServer(b, config.Runtime{Workers: 1, Preemption: true},
+		testRoute(b, "/plain", "echo"), wagiRoute(b, "/cgi", "echo"), wagiRoute(b, "/hello/...", "gohello/gohello"))
+	const cgi = "Content-Type: text/plain\n\nhello"
+	benchInterleaved(b, ts, []benchRequest{
+		{"plain-echo", "POST", "/plain", cgi}, {"wagi-echo", "POST", "/cgi", cgi}, {"wagi-gohello", "GET", "/hello/ada", ""},
+	})
+}
+
+// BenchmarkWAGIContract is the host's side of a WAGI request without the
+// sandbox: the environment of a browser-like request, handed to wazero as
+// WithEnv calls (one config copy each), and the parse of a small response.
+func BenchmarkWAGIContract(b *testing.B) {
+	r := httptest.NewRequest("GET", "/hello/ada?x=1", nil)
+	for k, v := range map[string]string{"User-Agent": "Mozilla/5.0 (X11; Linux x86_64)", "Accept": "text/html,*/*;q=0.8",
+		"Accept-Language": "fr-CH, en;q=0.5", "Accept-Encoding": "gzip, deflate", "Cookie": "session=abc123"} {
+		r.Header.Set(k, v)
+	}
+	rt := &route{cfg: config.Route{Path: "/hello/...", Interface: config.InterfaceWAGI}}
+	base := wazero.NewModuleConfig()
+	out := []byte("Content-Type: text/plain; charset=utf-8\nStatus: 200 OK\nContent-Language: fr\nX-Greeted: ada\n\nbonjour, ada\n")
+	b.Run("env", func(b *testing.B) {
+		for range b.N {
+			if _, _, err := wagiRequest(r, rt, 0); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	_, env, _ := wagiRequest(r, rt, 0)
+	b.Run("WithEnv", func(b *testing.B) {
+		for range b.N {
+			cfg := base
+			for i := 0; i+1 < len(env); i += 2 {
+				cfg = cfg.WithEnv(env[i], env[i+1])
+			}
+		}
+	})
+	b.Run("parse", func(b *testing.B) {
+		for range b.N {
+			if _, err := parseCGI(out, 64<<10); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
