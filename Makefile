@@ -53,7 +53,7 @@ bench-policies: build
 # spent fuzzing.
 FUZZTIME ?= 60s
 FUZZ_TARGETS := core/instrument:FuzzInstrument core/instrument:FuzzInstrumentBody \
-	core/config:FuzzParse core/config:FuzzLocator core:FuzzHTTP
+	core/config:FuzzParse core/config:FuzzLocator core:FuzzHTTP core:FuzzParseCGI
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/tetratelabs/wazero"
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/gosledge/gosledge/core/config"
 )
@@ -361,6 +362,40 @@ func BenchmarkWAGIContract(b *testing.B) {
 		for range b.N {
 			if _, err := parseCGI(out, 64<<10); err != nil {
 				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// FuzzParseCGI: whatever a guest prints, parseCGI answers without
+// panicking, either errCGI or a response whose status is final, whose
+// headers net/http would send, and whose body is the tail of the output.
+func FuzzParseCGI(f *testing.F) {
+	for _, seed := range []string{
+		"Content-Type: text/plain\n\nhi", "Status: 404 Not Found\r\nContent-Type: a/b\r\n\r\n",
+		"Location: /x\n\n", "X: 1\n\n", "\n", "a\nb\n\n", "Status: 200\nStatus: 201\n\n",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, out []byte) {
+		res, err := parseCGI(out, 256)
+		if err != nil {
+			if !errors.Is(err, errCGI) {
+				t.Fatalf("error %v is not errCGI", err)
+			}
+			return
+		}
+		if res.status < 200 || res.status > 599 {
+			t.Fatalf("status %d", res.status)
+		}
+		if !strings.HasSuffix(string(out), string(res.body)) || len(out)-len(res.body) > 256 {
+			t.Fatalf("body %q is not the tail of %q after a header block within the limit", res.body, out)
+		}
+		for k, vs := range res.header {
+			for _, v := range vs {
+				if !httpguts.ValidHeaderFieldName(k) || !httpguts.ValidHeaderFieldValue(v) {
+					t.Fatalf("header %q: %q would not be sent", k, v)
+				}
 			}
 		}
 	})
