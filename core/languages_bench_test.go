@@ -10,11 +10,11 @@ import (
 	"github.com/gosledge/gosledge/core/config"
 )
 
-// BenchmarkEchoLanguages is what a function costs per request over HTTP by
+// BenchmarkEchoCGoRust is what a function costs per request over HTTP by
 // the language it is written in: echo in C, Go and Rust (README, "Writing
 // functions"), one worker, one keep-alive client, the three interleaved
 // request by request so that the machine's noise falls on all alike.
-func BenchmarkEchoLanguages(b *testing.B) {
+func BenchmarkEchoCGoRust(b *testing.B) {
 	ts := startServer(b, config.Runtime{Workers: 1, Preemption: true},
 		testRoute(b, "/c", "echo"), testRoute(b, "/go", "goecho/goecho"), testRoute(b, "/rust", "rustecho/rustecho"))
 	benchInterleaved(b, ts, []benchRequest{
