@@ -222,7 +222,7 @@ func TestWAGIServe(t *testing.T) {
 	ts := startServer(t, config.Runtime{Workers: 2, Preemption: true, MaxHeaderBytes: 64 << 10},
 		wagiRoute(t, "/hi", "testdata:wagi_hello"), wagiRoute(t, "/error", "testdata:wagi_error"),
 		wagiRoute(t, "/crlf", "testdata:wagi_crlf"), wagiRoute(t, "/env/...", "testdata:wagi_printenv"),
-		wagiRoute(t, "/cgi", "echo"), wagiRoute(t, "/hello/...", "gohello/gohello"),
+		wagiRoute(t, "/cgi", "echo"), wagiRoute(t, "/hello/...", "gohello/gohello"), wagiRoute(t, "/headers", "rustheaders/rustheaders"),
 		testRoute(t, "/rustecho", "rustecho/rustecho"), testRoute(t, "/goecho", "goecho/goecho"),
 		testRoute(t, "/plain", "echo"))
 	noRedirects := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -276,6 +276,13 @@ func TestWAGIServe(t *testing.T) {
 		{name: "Go WAGI example, newline in the name", method: "GET", path: "/hello/a%0AX-Evil:%201", status: 400, want: []string{"say who"}},
 		{name: "Go WAGI example, POST", method: "POST", path: "/hello/ada", status: 405, wantHeader: http.Header{"Allow": {"GET, HEAD"}}},
 		{name: "Go WAGI example, HEAD", method: "HEAD", path: "/hello/ada", status: 200, wantHeader: http.Header{"X-Greeted": {"ada"}}},
+		{name: "Rust WAGI example", method: "GET", path: "/headers",
+			header: http.Header{"Authorization": {"Basic c2VjcmV0"}, "X-Request-Id": {"r1"}, "Accept-Language": {"de"}},
+			status: 200, wantHeader: http.Header{"Cache-Control": {"no-store"}, "X-Header-Count": {"5"}},
+			// Go's client adds Accept-Encoding and User-Agent; Host is HTTP_HOST.
+			want:   []string{"Accept-Encoding: gzip\n", "Accept-Language: de\n", "Host: 127.0.0.1:" + port + "\n", "User-Agent: Go-http-client/1.1\n", "X-Request-Id: r1\n"},
+			absent: []string{"Authorization", "c2VjcmV0"}},
+		{name: "Rust WAGI example, DELETE", method: "DELETE", path: "/headers", status: 405, wantHeader: http.Header{"Allow": {"GET, HEAD"}}},
 		{name: "Rust echo", method: "POST", path: "/rustecho", body: "from Rust", status: 200, want: []string{"from Rust"}},
 		{name: "Go echo", method: "POST", path: "/goecho", body: "from Go", status: 200, want: []string{"from Go"}},
 	} {
