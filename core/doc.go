@@ -51,7 +51,9 @@
 // (run, yield, sleep) → scheduler.go (submit, await, interrupt, block,
 // finish) → dispatch/doc.go and dispatch/dispatch.go (the decisions) →
 // engine.go (the wazero runtime and compiled modules) → state.go (the
-// lifecycle table).
+// lifecycle table). A route with interface = "wagi" adds wagi.go: its
+// prefix match, CGI environment and argv on the way in, CGI headers parsed
+// out of stdout on the way back.
 //
 // What must not live here: policies (plugins/), the policy contract (sdk/),
 // config parsing (core/config), Wasm rewriting (core/instrument).

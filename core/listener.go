@@ -30,17 +30,21 @@ type tenant struct {
 func (t *tenant) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt, ok := t.routeMap()[r.URL.Path]
 	if !ok {
+		rt, ok = matchPrefix(t.routeMap(), r.URL.Path)
+	}
+	if !ok {
 		t.reject(w, "", http.StatusNotFound, "no route "+r.URL.Path)
 		return
 	}
 	path := rt.cfg.Path
-	if r.Method != http.MethodGet && r.Method != http.MethodPost {
-		w.Header().Set("Allow", "GET, POST")
+	wagi := rt.isWAGI()
+	if allow, ok := rt.allows(r.Method); !ok {
+		w.Header().Set("Allow", allow)
 		t.reject(w, path, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed")
 		return
 	}
 	args, err := queryArgs(r.URL.RawQuery)
-	if err != nil {
+	if err != nil && !wagi { // WAGI passes the raw query on
 		t.reject(w, path, http.StatusBadRequest, "malformed query: "+err.Error())
 		return
 	}
@@ -56,7 +60,15 @@ func (t *tenant) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	srv := t.srv
+	var wagiArgv, wagiEnv []string
+	if wagi {
+		if wagiArgv, wagiEnv, err = wagiRequest(r, rt, len(body)); err != nil {
+			t.reject(w, path, http.StatusBadRequest, err.Error())
+			return
+		}
+	}
 	sb := newSandbox(rt, sdk.TaskID(srv.nextID.Add(1)), srv.now(), body, args)
+	sb.wagiArgv, sb.wagiEnv = wagiArgv, wagiEnv
 	if !srv.admitLive(sb) {
 		w.Header().Set("Connection", "close")
 		t.reject(w, path, http.StatusServiceUnavailable, "server shutting down")
@@ -66,11 +78,14 @@ func (t *tenant) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer srv.dropLive(sb)
 	out := sb.run(r.Context(), srv)
 	status := httpStatus[out.Result]
-	if status == http.StatusOK {
+	switch {
+	case status == http.StatusOK && wagi:
+		status, out.Err = t.writeWAGI(w, rt, out.Body)
+	case status == http.StatusOK:
 		w.Header().Set("Content-Type", rt.cfg.ContentType)
 		w.WriteHeader(http.StatusOK)
 		w.Write(out.Body)
-	} else {
+	default:
 		httpError(w, status, strings.TrimSuffix(string(out.Body), "\n"))
 	}
 	srv.complete(sb, out, status)

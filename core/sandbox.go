@@ -62,6 +62,9 @@ type Sandbox struct {
 	route *route
 	body  []byte
 	args  []string
+	// A WAGI route's whole argv and environment (KEY, value pairs), set
+	// by the listener (wagi.go); nil for a plain route.
+	wagiArgv, wagiEnv []string
 
 	// task is what the dispatcher was given on arrival; its Ran and Class
 	// are the dispatcher's (copied back when the sandbox leaves it).
@@ -255,8 +258,11 @@ func (sb *Sandbox) run(ctx context.Context, srv *Server) (out Outcome) {
 		WithStdin(bytes.NewReader(sb.body)).
 		WithStdout(&sb.stdout).
 		WithStderr(&sb.stderr).
-		WithArgs(append([]string{sb.route.cfg.Path}, sb.args...)...).
+		WithArgs(sb.argv()...).
 		WithNanosleep(func(ns int64) { sb.sleep(srv, time.Duration(ns)) })
+	for i := 0; i+1 < len(sb.wagiEnv); i += 2 {
+		cfg = cfg.WithEnv(sb.wagiEnv[i], sb.wagiEnv[i+1])
+	}
 	ctx = context.WithValue(ctx, sandboxKey{}, sb)
 	if pool := srv.engine.mem; pool != nil {
 		sb.memory.pool = pool

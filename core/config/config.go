@@ -174,6 +174,9 @@ type Route struct {
 	// before it first ran: "run" it anyway, or "drop" it with 408.
 	OnDeadlineMiss string `toml:"on_deadline_miss" default:"run"`
 	ContentType    string `toml:"content_type" default:"text/plain"`
+	// Interface is the contract between the request and the function:
+	// InterfacePlain or InterfaceWAGI (see interface.go).
+	Interface string `toml:"interface" default:"plain"`
 
 	MaxBody     int64 `toml:"max_body,size" default:"1MiB"`      // request body limit, bytes
 	MemoryLimit int64 `toml:"memory_limit,size" default:"64MiB"` // linear memory, bytes; a multiple of 64KiB, at most 4GiB

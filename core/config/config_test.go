@@ -298,6 +298,7 @@ func TestDefaults(t *testing.T) {
 		AdmissionPercentile: 70,
 		OnDeadlineMiss:      "run",
 		ContentType:         "text/plain",
+		Interface:           InterfacePlain,
 		MaxBody:             1 << 20,
 		MemoryLimit:         64 << 20,
 	}

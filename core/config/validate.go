@@ -73,6 +73,8 @@ func (c *Config) validate(d *decoder) {
 			s.check("admission_percentile", between(r.AdmissionPercentile, 50, 99))
 			s.check("on_deadline_miss", oneOf(r.OnDeadlineMiss, "run", "drop"))
 			s.check("content_type", notEmpty(r.ContentType))
+			s.check("interface", oneOf(r.Interface, InterfacePlain, InterfaceWAGI))
+			s.check("path", checkPrefixPath(r))
 			s.check("memory_limit", checkMemoryLimit(r.MemoryLimit))
 		}
 	}
