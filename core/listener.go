@@ -91,6 +91,7 @@ var httpStatus = [numResults]int{
 	ResultDropped:   http.StatusRequestTimeout,
 	ResultShed:      http.StatusConflict,
 	ResultInternal:  http.StatusInternalServerError,
+	ResultCPULimit:  http.StatusGatewayTimeout,
 }
 
 // reject answers a request that never became a sandbox, and counts it
@@ -142,6 +143,7 @@ func (s *Server) complete(sb *Sandbox, out Outcome, status int) {
 			ID: uint64(task.ID), Tenant: task.Tenant, Route: task.Route, Status: status,
 			Arrival: task.Arrival, Deadline: task.Deadline, Latency: latency,
 			CPU: task.Ran, Preemptions: sb.preempted, BytesIn: len(sb.body), BytesOut: len(out.Body),
+			Result: out.Result,
 		}
 		for st := State(0); st < numStates; st++ {
 			rec.InState[st] = clock.Spent(st, now)

@@ -140,6 +140,10 @@ func (s *scheduler) apply(acts []dispatch.Action, now time.Duration) {
 		case dispatch.Grant:
 			s.preempt[a.Worker].Store(false)
 			sb.worker, sb.sliceStart, sb.switchDue = a.Worker, now, a.Due
+			if sb.route.cfg.CPULimit > 0 {
+				t, _ := s.d.Task(a.ID, now)
+				sb.ranBase, sb.runStart = t.Ran, now
+			}
 			sb.to(StateRunning, now)
 			sb.wake <- wakeup{worker: a.Worker} // buffered: at most one per wait
 		case dispatch.Raise:

@@ -157,6 +157,11 @@ type Route struct {
 
 	MaxBody     int64 `toml:"max_body,size" default:"1MiB"`      // request body limit, bytes
 	MemoryLimit int64 `toml:"memory_limit,size" default:"64MiB"` // linear memory, bytes; a multiple of 64KiB, at most 4GiB
+
+	// CPULimit is the CPU time (time holding a worker, as the scheduler
+	// charges it) after which a request is killed at its next safepoint
+	// and answered 504; 0, the default, means none: only Timeout applies.
+	CPULimit time.Duration `toml:"cpu_limit"`
 }
 
 // Load reads and validates a config file; modules are read relative to its

@@ -88,6 +88,7 @@ func (c *Config) validate(d *decoder) {
 			s.check("on_deadline_miss", oneOf(r.OnDeadlineMiss, "run", "drop"))
 			s.check("content_type", notEmpty(r.ContentType))
 			s.check("memory_limit", checkMemoryLimit(r.MemoryLimit))
+			s.check("cpu_limit", positive(r.CPULimit))
 		}
 	}
 }
