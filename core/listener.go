@@ -22,6 +22,9 @@ type tenant struct {
 	routes atomic.Pointer[map[string]*route] // by exact path; swapped by Reload
 	ln     net.Listener
 	http   *http.Server
+
+	maxConcurrency int          // max_concurrency; 0: no cap (concurrency.go)
+	inflight       atomic.Int64 // requests between route match and answer
 }
 
 // ServeHTTP is where a request enters: route match, method, body, then a
@@ -39,6 +42,10 @@ func (t *tenant) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		t.reject(w, path, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed")
 		return
 	}
+	if !t.enter(w, rt) {
+		return
+	}
+	defer t.leave(rt)
 	args, err := queryArgs(r.URL.RawQuery)
 	if err != nil {
 		t.reject(w, path, http.StatusBadRequest, "malformed query: "+err.Error())
@@ -80,18 +87,19 @@ func (t *tenant) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // (README.md, "HTTP contract"). 499 is nginx's "client closed request":
 // nobody reads it, but the metrics and the perf log count it apart.
 var httpStatus = [numResults]int{
-	ResultOK:        http.StatusOK,
-	ResultTrapped:   http.StatusInternalServerError,
-	ResultExited:    http.StatusInternalServerError,
-	ResultTimeout:   http.StatusGatewayTimeout,
-	ResultShutdown:  http.StatusGatewayTimeout,
-	ResultCancelled: 499,
-	ResultRefused:   http.StatusTooManyRequests,
-	ResultQueueFull: http.StatusTooManyRequests,
-	ResultDropped:   http.StatusRequestTimeout,
-	ResultShed:      http.StatusConflict,
-	ResultInternal:  http.StatusInternalServerError,
-	ResultCPULimit:  http.StatusGatewayTimeout,
+	ResultOK:          http.StatusOK,
+	ResultTrapped:     http.StatusInternalServerError,
+	ResultExited:      http.StatusInternalServerError,
+	ResultTimeout:     http.StatusGatewayTimeout,
+	ResultShutdown:    http.StatusGatewayTimeout,
+	ResultCancelled:   499,
+	ResultRefused:     http.StatusTooManyRequests,
+	ResultQueueFull:   http.StatusTooManyRequests,
+	ResultDropped:     http.StatusRequestTimeout,
+	ResultShed:        http.StatusConflict,
+	ResultInternal:    http.StatusInternalServerError,
+	ResultCPULimit:    http.StatusGatewayTimeout,
+	ResultConcurrency: http.StatusTooManyRequests,
 }
 
 // reject answers a request that never became a sandbox, and counts it

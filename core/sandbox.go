@@ -108,24 +108,26 @@ type Sandbox struct {
 type Result uint8
 
 const (
-	ResultOK        Result = iota // returned, or exited 0
-	ResultTrapped                 // the guest trapped
-	ResultExited                  // the guest exited non-zero
-	ResultTimeout                 // killed past its route's timeout
-	ResultShutdown                // killed: the server stopped before it finished
-	ResultCancelled               // the client went away
-	ResultRefused                 // admission control said no
-	ResultQueueFull               // the queue was at runtime.max_queue
-	ResultDropped                 // its deadline passed before it could start
-	ResultShed                    // the policy gave it up to save guaranteed work
-	ResultInternal                // a bug in the core or wazero (a recovered panic)
-	ResultCPULimit                // killed past its route's cpu_limit
+	ResultOK          Result = iota // returned, or exited 0
+	ResultTrapped                   // the guest trapped
+	ResultExited                    // the guest exited non-zero
+	ResultTimeout                   // killed past its route's timeout
+	ResultShutdown                  // killed: the server stopped before it finished
+	ResultCancelled                 // the client went away
+	ResultRefused                   // admission control said no
+	ResultQueueFull                 // the queue was at runtime.max_queue
+	ResultDropped                   // its deadline passed before it could start
+	ResultShed                      // the policy gave it up to save guaranteed work
+	ResultInternal                  // a bug in the core or wazero (a recovered panic)
+	ResultCPULimit                  // killed past its route's cpu_limit
+	ResultConcurrency               // its tenant or route had max_concurrency requests in flight
 	numResults
 )
 
 var resultNames = [numResults]string{
 	"ok", "trapped", "exited", "timeout", "shutdown", "cancelled",
 	"refused", "queue full", "dropped", "shed", "internal", "cpu limit",
+	"concurrency limit",
 }
 
 func (r Result) String() string {

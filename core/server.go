@@ -85,6 +85,7 @@ type routeStats struct {
 	requests atomic.Uint64 // answered, any status
 	misses   atomic.Uint64 // answered after the deadline, or dropped
 	dropped  atomic.Uint64 // 408: the deadline passed before it started
+	inflight atomic.Int64  // between route match and answer (concurrency.go)
 }
 
 // RouteStats is a snapshot of a route's counters.
@@ -204,7 +205,7 @@ func tenantConfigs(cfg *config.Config) []sdk.TenantConfig {
 // start compiles routes, binds listeners and opens the perf log.
 func (s *Server) start(ctx context.Context) error {
 	for _, tc := range s.cfg.Tenants {
-		t := &tenant{srv: s, name: tc.Name}
+		t := &tenant{srv: s, name: tc.Name, maxConcurrency: tc.MaxConcurrency}
 		s.tenants = append(s.tenants, t)
 		ln, err := net.Listen("tcp", net.JoinHostPort(s.cfg.Runtime.Listen, strconv.Itoa(tc.Port)))
 		if err != nil {

@@ -132,7 +132,11 @@ type Tenant struct {
 	// Reservation is the share of total worker capacity reserved for the
 	// tenant under mtdbf, 0..1; the tenants' reservations sum to at most 1.
 	Reservation float64 `toml:"reservation"`
-	Routes      []Route `toml:"route"` // [[tenant.route]], at least one
+	// MaxConcurrency caps the tenant's requests in flight (from the
+	// route match to the answer, over all its routes); past it a request
+	// is answered 429 at once. 0, the default, means no cap.
+	MaxConcurrency int     `toml:"max_concurrency"`
+	Routes         []Route `toml:"route"` // [[tenant.route]], at least one
 }
 
 // Route is a [[tenant.route]]: one path of a tenant and its function.
@@ -162,6 +166,9 @@ type Route struct {
 	// charges it) after which a request is killed at its next safepoint
 	// and answered 504; 0, the default, means none: only Timeout applies.
 	CPULimit time.Duration `toml:"cpu_limit"`
+	// MaxConcurrency caps the route's requests in flight, as the tenant's
+	// does; 0, the default, means no cap.
+	MaxConcurrency int `toml:"max_concurrency"`
 }
 
 // Load reads and validates a config file; modules are read relative to its

@@ -72,6 +72,7 @@ func (c *Config) validate(d *decoder) {
 			s.check("reservation", fmt.Errorf("the tenants' reservations sum to %.3g, more than 1", reserved))
 		}
 		s.unique(ports, "port", t.Port, "port already used by the tenant on line %d")
+		s.check("max_concurrency", atLeast(t.MaxConcurrency, 1))
 		if len(t.Routes) == 0 && !d.bad[pathKey(append(s.path, "route")...)] {
 			d.problem(s.path, "no [[tenant.route]] defined")
 		}
@@ -89,6 +90,7 @@ func (c *Config) validate(d *decoder) {
 			s.check("content_type", notEmpty(r.ContentType))
 			s.check("memory_limit", checkMemoryLimit(r.MemoryLimit))
 			s.check("cpu_limit", positive(r.CPULimit))
+			s.check("max_concurrency", atLeast(r.MaxConcurrency, 1))
 		}
 	}
 }
