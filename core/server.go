@@ -265,6 +265,13 @@ func (s *Server) compileRoutes(ctx context.Context, cfg *config.Config) ([]map[s
 			}
 			r := &route{srv: s, tenant: tc.Name, name: name, cfg: rc, module: m, moduleConfig: base,
 				dropLate: rc.OnDeadlineMiss == "drop"}
+			if len(rc.Preopen) > 0 {
+				fsc, err := preopenFS(rc.Preopen)
+				if err != nil {
+					return nil, fmt.Errorf("%s: tenant %q route %q: %w", cfg.Where("tenant", strconv.Itoa(ti), "route", strconv.Itoa(ri), "preopen"), tc.Name, rc.Path, err)
+				}
+				r.moduleConfig = base.WithFSConfig(fsc)
+			}
 			if prev := old[rc.Path]; prev != nil {
 				r.stats = prev.stats
 				if prev.module == m && prev.cfg.AdmissionPercentile == rc.AdmissionPercentile {

@@ -169,6 +169,15 @@ type Route struct {
 	// MaxConcurrency caps the route's requests in flight, as the tenant's
 	// does; 0, the default, means no cap.
 	MaxConcurrency int `toml:"max_concurrency"`
+
+	// Preopen maps a guest path ("/data") to a host directory the
+	// function may read, and nothing else: read-only, no way out of it
+	// through "..", absolute paths or symlinks. Host paths are made
+	// absolute against the config file's directory; validation checks
+	// that each is a directory. Default: none (no filesystem at all).
+	Preopen map[string]string `toml:"preopen"`
+
+	preopenWritten map[string]string // Preopen's host paths as written, for messages
 }
 
 // Load reads and validates a config file; modules are read relative to its
@@ -259,6 +268,7 @@ func (c *Config) defaults(dir string) {
 			if !c.has("tenant", strconv.Itoa(ti), "route", strconv.Itoa(ri), "relative_deadline") {
 				r.RelativeDeadline = r.Timeout
 			}
+			r.resolvePreopens(dir)
 		}
 	}
 }

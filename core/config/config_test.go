@@ -172,6 +172,17 @@ gosledge.toml:8: tenant "demo" route #2: missing key "module"`},
 			`gosledge.toml:8: tenant "demo" route "/fib": key "max_concurrency": must be at least 1, got 0`},
 		{"tenant max_concurrency negative", tenantOnly + "max_concurrency = -1\n" + routeOnly,
 			`gosledge.toml:4: tenant "demo": key "max_concurrency": must be at least 1, got -1`},
+		{"preopen host directory missing", tenant + "preopen = { \"/data\" = \"./nope\" }\n",
+			`gosledge.toml:8: tenant "demo" route "/fib": key "preopen" "/data": host directory "./nope" (` + mustAbs("nope") + `) does not exist`},
+		{"preopen host path a file", tenant + "[tenant.route.preopen]\n\"/data\" = \"config.go\"\n",
+			`gosledge.toml:9: tenant "demo" route "/fib": key "preopen" "/data": host path "config.go" (` + mustAbs("config.go") + `) is not a directory`},
+		{"preopen guest path relative", tenant + "preopen = { \"data\" = \"testdata\", \"/x/../y\" = \"testdata\" }\n",
+			`gosledge.toml:8: tenant "demo" route "/fib": key "preopen" "data": the guest path must be absolute and clean, such as "/data"` + "\n" +
+				`gosledge.toml:8: tenant "demo" route "/fib": key "preopen" "/x/../y": the guest path must be absolute and clean, such as "/data"`},
+		{"preopen not a table", tenant + "preopen = \"./static\"\n",
+			`gosledge.toml:8: tenant "demo" route "/fib": key "preopen": expected a table of strings such as { "/data" = "./static" }, found string "./static"`},
+		{"preopen value not a string", tenant + "preopen = { \"/data\" = 1 }\n",
+			`gosledge.toml:8: tenant "demo" route "/fib": key "preopen" "/data": expected a string, found integer 1`},
 		{"max_concurrency typo", tenant + "max_concurency = 2\n",
 			`gosledge.toml:8: tenant "demo" route "/fib": unknown key "max_concurency" (did you mean "max_concurrency"?)`},
 		{"empty policy", "[runtime]\npolicy = \"\"\n" + tenant,
@@ -617,5 +628,30 @@ module = "`+filepath.ToSlash(filepath.Join(dir, "abs.wasm"))+`"
 
 	if _, err := Load(filepath.Join(dir, "missing.toml")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("Load of a missing file: %v", err)
+	}
+}
+
+// mustAbs is name, in the test's working directory, made absolute.
+func mustAbs(name string) string {
+	abs, err := filepath.Abs(name)
+	if err != nil {
+		panic(err)
+	}
+	return abs
+}
+
+// TestPreopenRelativeToConfig: a preopen's host path is resolved against
+// the config file's directory, not the working directory.
+func TestPreopenRelativeToConfig(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "static"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Parse(filepath.Join(dir, "gosledge.toml"), []byte(tenant+"preopen = { \"/data\" = \"./static\" }\n"), modules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.Tenants[0].Routes[0].Preopen["/data"], filepath.Join(dir, "static"); got != want {
+		t.Errorf("preopen /data = %q, want %q", got, want)
 	}
 }

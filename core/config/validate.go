@@ -91,6 +91,7 @@ func (c *Config) validate(d *decoder) {
 			s.check("memory_limit", checkMemoryLimit(r.MemoryLimit))
 			s.check("cpu_limit", positive(r.CPULimit))
 			s.check("max_concurrency", atLeast(r.MaxConcurrency, 1))
+			s.checkPreopens(r)
 		}
 	}
 }
