@@ -71,6 +71,7 @@ func (t *tenant) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer srv.dropLive(sb)
+	sb.trace = srv.tracing.begin(w, r, sb) // nil unless traced
 	out := sb.run(r.Context(), srv)
 	status := httpStatus[out.Result]
 	if status == http.StatusOK {
@@ -81,6 +82,7 @@ func (t *tenant) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, status, strings.TrimSuffix(string(out.Body), "\n"))
 	}
 	srv.complete(sb, out, status)
+	sb.trace.end(srv.now(), out, status, sb.preempted, sb.task.Ran)
 }
 
 // httpStatus is the one place a request's result becomes a status code

@@ -96,7 +96,8 @@ type Sandbox struct {
 
 	stdout limitedBuffer
 	stderr limitedBuffer
-	memory memoryLease // its linear memory, from the engine's pool
+	memory memoryLease   // its linear memory, from the engine's pool
+	trace  *requestTrace // its phases, if it is traced (tracing.go); lock
 	// verdict is why the scheduler ended it while it waited to resume
 	// (errShed, errDropped); own goroutine.
 	verdict error

@@ -49,6 +49,7 @@ type Server struct {
 	metrics *metrics
 	ops     *opsServer // nil unless runtime.metrics is set
 	perf    *perfLog   // nil unless runtime.perf_log is set
+	tracing *tracing   // nil unless runtime.tracing.endpoint is set
 
 	killPlugin func() // stops the policy plugin process; nil for a built-in
 
@@ -171,6 +172,10 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		}
 	}
 	s.metrics = newMetrics(s)
+	if s.tracing, err = newTracing(cfg.Runtime.Tracing, s.epoch, s.log); err != nil {
+		s.close(ctx)
+		return nil, err
+	}
 	rt := cfg.Runtime
 	s.sched, err = newScheduler(schedConfig{
 		Workers: rt.Workers, Quantum: rt.Quantum, Preemption: rt.Preemption, MaxQueue: rt.MaxQueue,
@@ -492,6 +497,9 @@ func (s *Server) close(ctx context.Context) error {
 	var err error
 	if s.perf != nil {
 		err = s.perf.close()
+	}
+	if terr := s.tracing.shutdown(); err == nil {
+		err = terr
 	}
 	if s.engine != nil {
 		s.engine.close(ctx)

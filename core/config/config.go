@@ -92,6 +92,22 @@ type Runtime struct {
 	// PerfLog is a file that receives one line per finished request: CSV
 	// for a .csv name, JSON lines otherwise. Relative to the config file.
 	PerfLog string `toml:"perf_log"`
+	// Tracing is [runtime.tracing]: OpenTelemetry spans per request.
+	Tracing Tracing `toml:"tracing"`
+}
+
+// Tracing is [runtime.tracing]: where OpenTelemetry spans go, and how many
+// requests get them. Off unless Endpoint is set.
+type Tracing struct {
+	// Endpoint is the OTLP/HTTP (protobuf) traces URL of a collector,
+	// "http://host:4318" (spans go to its /v1/traces) or a URL with its
+	// own path, used as is; "" (the default) turns tracing off.
+	Endpoint string `toml:"endpoint"`
+	// SampleRatio is the share of requests traced, 0..1, unless the
+	// client's traceparent decides (parent-based sampling).
+	SampleRatio float64 `toml:"sample_ratio" default:"1"`
+	// ServiceName is the service.name resource attribute.
+	ServiceName string `toml:"service_name" default:"gosledge"`
 }
 
 // Plugin is a [[plugin]]: a policy served by an external program, or by a

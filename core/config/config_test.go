@@ -183,6 +183,12 @@ gosledge.toml:8: tenant "demo" route #2: missing key "module"`},
 			`gosledge.toml:8: tenant "demo" route "/fib": key "preopen": expected a table of strings such as { "/data" = "./static" }, found string "./static"`},
 		{"preopen value not a string", tenant + "preopen = { \"/data\" = 1 }\n",
 			`gosledge.toml:8: tenant "demo" route "/fib": key "preopen" "/data": expected a string, found integer 1`},
+		{"tracing endpoint not a URL", "[runtime.tracing]\nendpoint = \"127.0.0.1:4318\"\n" + tenant,
+			`gosledge.toml:2: runtime tracing: key "endpoint": want an http:// or https:// URL such as "http://127.0.0.1:4318", got "127.0.0.1:4318"`},
+		{"tracing sample_ratio above 1", "[runtime.tracing]\nsample_ratio = 2\n" + tenant,
+			`gosledge.toml:2: runtime tracing: key "sample_ratio": must be between 0 and 1, got 2`},
+		{"tracing typo", "[runtime.tracing]\nendpont = \"\"\n" + tenant,
+			`gosledge.toml:2: runtime tracing: unknown key "endpont" (did you mean "endpoint"?)`},
 		{"max_concurrency typo", tenant + "max_concurency = 2\n",
 			`gosledge.toml:8: tenant "demo" route "/fib": unknown key "max_concurency" (did you mean "max_concurrency"?)`},
 		{"empty policy", "[runtime]\npolicy = \"\"\n" + tenant,
@@ -301,6 +307,7 @@ func TestDefaults(t *testing.T) {
 		AdmissionHeadroom:     0.2,
 		PluginFallback:        "fifo",
 		PluginTimeout:         20 * time.Millisecond,
+		Tracing:               Tracing{SampleRatio: 1, ServiceName: "gosledge"},
 	}
 	if c.Runtime != wantRuntime {
 		t.Errorf("runtime:\n%+v\nwant\n%+v", c.Runtime, wantRuntime)
@@ -377,7 +384,7 @@ memory_limit = "128KiB"
 		CacheDir: filepath.Join("conf", "cache"), Listen: "::1", DrainTimeout: 10 * time.Second, AdmissionHeadroom: 0.2,
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
 		MaxModuleLocals: 50000, MaxModuleFunctions: 1000000, MaxModuleDataSegments: 100000, MaxTableElements: 1 << 20,
-		PluginFallback: "fifo", PluginTimeout: 20 * time.Millisecond}
+		PluginFallback: "fifo", PluginTimeout: 20 * time.Millisecond, Tracing: Tracing{SampleRatio: 1, ServiceName: "gosledge"}}
 	if c.Runtime != wantRuntime {
 		t.Errorf("runtime:\n%+v\nwant\n%+v", c.Runtime, wantRuntime)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -36,6 +37,10 @@ func (c *Config) validate(d *decoder) {
 	rt.check("admission_headroom", fraction(r.AdmissionHeadroom))
 	rt.check("plugin_fallback", notEmpty(r.PluginFallback))
 	rt.check("plugin_timeout", positive(r.PluginTimeout))
+	tr := scope{d, []string{"runtime", "tracing"}}
+	tr.check("endpoint", checkHTTPURL(r.Tracing.Endpoint))
+	tr.check("sample_ratio", fraction(r.Tracing.SampleRatio))
+	tr.check("service_name", notEmpty(r.Tracing.ServiceName))
 
 	plugins := unique{}
 	for i := range c.Plugins {
@@ -244,6 +249,18 @@ func checkHostPort(hp string) error {
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		return fmt.Errorf("bad port in %q", hp)
+	}
+	return nil
+}
+
+// checkHTTPURL accepts "" (off) or an http or https URL with a host.
+func checkHTTPURL(s string) error {
+	if s == "" {
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("want an http:// or https:// URL such as \"http://127.0.0.1:4318\", got %q", s)
 	}
 	return nil
 }
