@@ -43,8 +43,12 @@ func TestBenchChild(t *testing.T) {
 	}
 	var addr string
 	switch kind {
-	case "sledge":
-		ts := startServer(t, config.Runtime{Workers: runtime.NumCPU(), Preemption: true}, testRoute(t, "/echo", "echo"))
+	case "sledge", "sledge-sampled", "sledge-unsampled":
+		rt := config.Runtime{Workers: runtime.NumCPU(), Preemption: true}
+		if kind != "sledge" { // BenchmarkTracing's
+			rt.Tracing = config.Tracing{Endpoint: os.Getenv(benchOTLPEnv), SampleRatio: map[bool]float64{true: 1}[kind == "sledge-sampled"], ServiceName: "bench"}
+		}
+		ts := startServer(t, rt, testRoute(t, "/echo", "echo"))
 		addr = strings.TrimPrefix(ts.url, "http://")
 	case "bare":
 		addr = serveBare(t, exampleWasm(t, "echo"))
