@@ -233,13 +233,7 @@ func BenchmarkEchoVsBare(b *testing.B) {
 					s, r = append(s, rs), append(r, rb)
 					ratios = append(ratios, rs.rps/rb.rps)
 				}
-				med := func(rs []echoResult, f func(echoResult) float64) float64 {
-					v := make([]float64, len(rs))
-					for i, x := range rs {
-						v[i] = f(x)
-					}
-					return median(v)
-				}
+				med := func(rs []echoResult, f func(echoResult) float64) float64 { return median(each(rs, f)) }
 				rps := func(x echoResult) float64 { return x.rps }
 				cpu := func(x echoResult) float64 { return float64(x.cpuPerReq.Nanoseconds()) / 1e3 }
 				b.ReportMetric(med(s, rps), "sledge-req/s")

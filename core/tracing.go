@@ -129,17 +129,16 @@ func (t *tracing) begin(w http.ResponseWriter, r *http.Request, sb *Sandbox) *re
 	}
 	ctx := t.prop.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
 	ctx, span := t.tracer.Start(ctx, "request "+sb.task.Route,
-		trace.WithSpanKind(trace.SpanKindServer),
-		trace.WithTimestamp(t.at(sb.task.Arrival)),
-		trace.WithAttributes(
-			attribute.String("gosledge.tenant", sb.task.Tenant),
-			attribute.String("http.route", sb.task.Route),
-			attribute.String("http.request.method", r.Method),
-			attribute.Int64("gosledge.sandbox", int64(sb.task.ID))))
+		trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(t.at(sb.task.Arrival)))
 	t.prop.Inject(ctx, propagation.HeaderCarrier(w.Header()))
 	if !span.IsRecording() {
-		return nil
+		return nil // not sampled: no attributes to build
 	}
+	span.SetAttributes(
+		attribute.String("gosledge.tenant", sb.task.Tenant),
+		attribute.String("http.route", sb.task.Route),
+		attribute.String("http.request.method", r.Method),
+		attribute.Int64("gosledge.sandbox", int64(sb.task.ID)))
 	return &requestTrace{t: t, ctx: ctx, span: span, phases: []phase{{kind: phaseQueue, start: sb.task.Arrival}}}
 }
 
