@@ -32,7 +32,7 @@ func (t *tenant) enter(w http.ResponseWriter, rt *route) bool {
 	if scope == "route" {
 		msg = fmt.Sprintf("too many requests in flight: route %s allows %d", rt.cfg.Path, limit)
 	}
-	t.reject(w, rt.cfg.Path, httpStatus[ResultConcurrency], msg)
+	t.reject(w, rt.cfg.Path, httpStatus[ResultCapped], msg)
 	return false
 }
 

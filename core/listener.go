@@ -89,19 +89,19 @@ func (t *tenant) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // (README.md, "HTTP contract"). 499 is nginx's "client closed request":
 // nobody reads it, but the metrics and the perf log count it apart.
 var httpStatus = [numResults]int{
-	ResultOK:          http.StatusOK,
-	ResultTrapped:     http.StatusInternalServerError,
-	ResultExited:      http.StatusInternalServerError,
-	ResultTimeout:     http.StatusGatewayTimeout,
-	ResultShutdown:    http.StatusGatewayTimeout,
-	ResultCancelled:   499,
-	ResultRefused:     http.StatusTooManyRequests,
-	ResultQueueFull:   http.StatusTooManyRequests,
-	ResultDropped:     http.StatusRequestTimeout,
-	ResultShed:        http.StatusConflict,
-	ResultInternal:    http.StatusInternalServerError,
-	ResultCPULimit:    http.StatusGatewayTimeout,
-	ResultConcurrency: http.StatusTooManyRequests,
+	ResultOK:        http.StatusOK,
+	ResultTrapped:   http.StatusInternalServerError,
+	ResultExited:    http.StatusInternalServerError,
+	ResultTimeout:   http.StatusGatewayTimeout,
+	ResultShutdown:  http.StatusGatewayTimeout,
+	ResultCancelled: 499,
+	ResultRefused:   http.StatusTooManyRequests,
+	ResultQueueFull: http.StatusTooManyRequests,
+	ResultDropped:   http.StatusRequestTimeout,
+	ResultShed:      http.StatusConflict,
+	ResultInternal:  http.StatusInternalServerError,
+	ResultCPULimit:  http.StatusGatewayTimeout,
+	ResultCapped:    http.StatusTooManyRequests,
 }
 
 // reject answers a request that never became a sandbox, and counts it

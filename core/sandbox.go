@@ -72,13 +72,15 @@ type Sandbox struct {
 	worker     sdk.WorkerID  // lock; read by own goroutine after a grant
 	sliceStart time.Duration // lock; read by own goroutine: start of the current quantum
 	switchDue  time.Duration // lock: the Due of its last grant (switch delay), or -1
+	preempted  int           // own goroutine: times it gave its worker away
+	holding    bool          // own goroutine: it holds a worker now
+
 	// ranBase and runStart, set at a grant of a route with a cpu_limit,
 	// are its charged CPU time then and the grant's time: yield adds the
-	// current stretch without the lock.
-	ranBase   time.Duration // lock; read by own goroutine after a grant
-	runStart  time.Duration // lock; read by own goroutine after a grant
-	preempted int           // own goroutine: times it gave its worker away
-	holding   bool          // own goroutine: it holds a worker now
+	// current stretch without the lock. Both lock; read by own goroutine
+	// after a grant.
+	ranBase, runStart time.Duration
+	trace             *requestTrace // its phases, if it is traced (tracing.go); lock
 
 	wake   chan wakeup   // a worker grant, or the verdict that it leaves without one
 	kill   atomic.Int32  // kill reason; any goroutine
@@ -96,8 +98,7 @@ type Sandbox struct {
 
 	stdout limitedBuffer
 	stderr limitedBuffer
-	memory memoryLease   // its linear memory, from the engine's pool
-	trace  *requestTrace // its phases, if it is traced (tracing.go); lock
+	memory memoryLease // its linear memory, from the engine's pool
 	// verdict is why the scheduler ended it while it waited to resume
 	// (errShed, errDropped); own goroutine.
 	verdict error
@@ -109,26 +110,26 @@ type Sandbox struct {
 type Result uint8
 
 const (
-	ResultOK          Result = iota // returned, or exited 0
-	ResultTrapped                   // the guest trapped
-	ResultExited                    // the guest exited non-zero
-	ResultTimeout                   // killed past its route's timeout
-	ResultShutdown                  // killed: the server stopped before it finished
-	ResultCancelled                 // the client went away
-	ResultRefused                   // admission control said no
-	ResultQueueFull                 // the queue was at runtime.max_queue
-	ResultDropped                   // its deadline passed before it could start
-	ResultShed                      // the policy gave it up to save guaranteed work
-	ResultInternal                  // a bug in the core or wazero (a recovered panic)
-	ResultCPULimit                  // killed past its route's cpu_limit
-	ResultConcurrency               // its tenant or route had max_concurrency requests in flight
+	ResultOK        Result = iota // returned, or exited 0
+	ResultTrapped                 // the guest trapped
+	ResultExited                  // the guest exited non-zero
+	ResultTimeout                 // killed past its route's timeout
+	ResultShutdown                // killed: the server stopped before it finished
+	ResultCancelled               // the client went away
+	ResultRefused                 // admission control said no
+	ResultQueueFull               // the queue was at runtime.max_queue
+	ResultDropped                 // its deadline passed before it could start
+	ResultShed                    // the policy gave it up to save guaranteed work
+	ResultInternal                // a bug in the core or wazero (a recovered panic)
+	ResultCPULimit                // killed past its route's cpu_limit
+	ResultCapped                  // its tenant or route had max_concurrency requests in flight
 	numResults
 )
 
 var resultNames = [numResults]string{
 	"ok", "trapped", "exited", "timeout", "shutdown", "cancelled",
-	"refused", "queue full", "dropped", "shed", "internal", "cpu limit",
-	"concurrency limit",
+	"refused", "queue full", "dropped", "shed", "internal",
+	"cpu limit", "concurrency limit",
 }
 
 func (r Result) String() string {
