@@ -55,6 +55,13 @@
 // prefix match, CGI environment and argv on the way in, CGI headers parsed
 // out of stdout on the way back.
 //
+// Per-route limits and extras, each in its own file: cpu_limit is checked
+// in yield against the CPU time charged since the last grant (sandbox.go),
+// max_concurrency in the listener (concurrency.go), preopened directories
+// are os.Root mounts (preopen.go), and OpenTelemetry tracing records a
+// sampled request's phases in the scheduler and exports them once it is
+// answered (tracing.go).
+//
 // What must not live here: policies (plugins/), the policy contract (sdk/),
 // config parsing (core/config), Wasm rewriting (core/instrument).
 package core

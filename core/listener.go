@@ -22,6 +22,9 @@ type tenant struct {
 	routes atomic.Pointer[map[string]*route] // by exact path; swapped by Reload
 	ln     net.Listener
 	http   *http.Server
+
+	maxConcurrency int          // max_concurrency; 0: no cap (concurrency.go)
+	inflight       atomic.Int64 // requests between route match and answer
 }
 
 // ServeHTTP is where a request enters: route match, method, body, then a
@@ -43,6 +46,10 @@ func (t *tenant) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		t.reject(w, path, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed")
 		return
 	}
+	if !t.enter(w, rt) {
+		return
+	}
+	defer t.leave(rt)
 	args, err := queryArgs(r.URL.RawQuery)
 	if err != nil && !wagi { // WAGI passes the raw query on
 		t.reject(w, path, http.StatusBadRequest, "malformed query: "+err.Error())
@@ -76,6 +83,7 @@ func (t *tenant) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer srv.dropLive(sb)
+	sb.trace = srv.tracing.begin(w, r, sb) // nil unless traced
 	out := sb.run(r.Context(), srv)
 	status := httpStatus[out.Result]
 	switch {
@@ -89,6 +97,7 @@ func (t *tenant) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, status, strings.TrimSuffix(string(out.Body), "\n"))
 	}
 	srv.complete(sb, out, status)
+	sb.trace.end(srv.now(), out, status, sb.preempted, sb.task.Ran)
 }
 
 // httpStatus is the one place a request's result becomes a status code
@@ -106,6 +115,8 @@ var httpStatus = [numResults]int{
 	ResultDropped:   http.StatusRequestTimeout,
 	ResultShed:      http.StatusConflict,
 	ResultInternal:  http.StatusInternalServerError,
+	ResultCPULimit:  http.StatusGatewayTimeout,
+	ResultCapped:    http.StatusTooManyRequests,
 }
 
 // reject answers a request that never became a sandbox, and counts it
@@ -157,6 +168,7 @@ func (s *Server) complete(sb *Sandbox, out Outcome, status int) {
 			ID: uint64(task.ID), Tenant: task.Tenant, Route: task.Route, Status: status,
 			Arrival: task.Arrival, Deadline: task.Deadline, Latency: latency,
 			CPU: task.Ran, Preemptions: sb.preempted, BytesIn: len(sb.body), BytesOut: len(out.Body),
+			Result: out.Result,
 		}
 		for st := State(0); st < numStates; st++ {
 			rec.InState[st] = clock.Spent(st, now)

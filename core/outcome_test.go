@@ -28,6 +28,7 @@ func TestKilledOutcomeSaysWhy(t *testing.T) {
 		{killTimeout, ResultTimeout, errKilledTimeout},
 		{killShutdown, ResultShutdown, errKilledShutdown},
 		{killCanceled, ResultCancelled, errKilledCanceled},
+		{killCPULimit, ResultCPULimit, errKilledCPULimit},
 	} {
 		sb := newSandbox(rt, 1, ts.now(), nil, nil)
 		sb.Kill(tc.reason)

@@ -23,6 +23,7 @@ const (
 	killTimeout        // past the route's timeout
 	killCanceled       // the client went away
 	killShutdown       // the server stopped before it finished
+	killCPULimit       // past the route's cpu_limit
 )
 
 // exitKilled is the exit code a killed sandbox unwinds with; the kill
@@ -52,6 +53,7 @@ var (
 	errKilledTimeout  = errors.New("killed past the route's timeout")
 	errKilledShutdown = errors.New("killed: the server shut down")
 	errKilledCanceled = errors.New("killed: the client went away")
+	errKilledCPULimit = errors.New("killed past the route's CPU limit")
 )
 
 // Sandbox is one request's execution: its task as the policy sees it, its
@@ -75,6 +77,13 @@ type Sandbox struct {
 	switchDue  time.Duration // lock: the Due of its last grant (switch delay), or -1
 	preempted  int           // own goroutine: times it gave its worker away
 	holding    bool          // own goroutine: it holds a worker now
+
+	// ranBase and runStart, set at a grant of a route with a cpu_limit,
+	// are its charged CPU time then and the grant's time: yield adds the
+	// current stretch without the lock. Both lock; read by own goroutine
+	// after a grant.
+	ranBase, runStart time.Duration
+	trace             *requestTrace // its phases, if it is traced (tracing.go); lock
 
 	wake   chan wakeup   // a worker grant, or the verdict that it leaves without one
 	kill   atomic.Int32  // kill reason; any goroutine
@@ -115,12 +124,15 @@ const (
 	ResultDropped                 // its deadline passed before it could start
 	ResultShed                    // the policy gave it up to save guaranteed work
 	ResultInternal                // a bug in the core or wazero (a recovered panic)
+	ResultCPULimit                // killed past its route's cpu_limit
+	ResultCapped                  // its tenant or route had max_concurrency requests in flight
 	numResults
 )
 
 var resultNames = [numResults]string{
 	"ok", "trapped", "exited", "timeout", "shutdown", "cancelled",
 	"refused", "queue full", "dropped", "shed", "internal",
+	"cpu limit", "concurrency limit",
 }
 
 func (r Result) String() string {
@@ -332,6 +344,9 @@ func (sb *Sandbox) killedOutcome(error) Outcome {
 	case killTimeout:
 		return Outcome{Result: ResultTimeout, Body: []byte(fmt.Sprintf("function killed after its %s timeout\n", sb.route.cfg.Timeout)),
 			Err: fmt.Errorf("%w (%s)", errKilledTimeout, sb.route.cfg.Timeout)}
+	case killCPULimit:
+		return Outcome{Result: ResultCPULimit, Body: []byte(fmt.Sprintf("function killed past its %s CPU limit\n", sb.route.cfg.CPULimit)),
+			Err: fmt.Errorf("%w (%s)", errKilledCPULimit, sb.route.cfg.CPULimit)}
 	case killShutdown:
 		return Outcome{Result: ResultShutdown, Body: []byte("killed: the server shut down before the function finished\n"), Err: errKilledShutdown}
 	default: // the client went away; nobody reads this
@@ -360,6 +375,10 @@ func yield(ctx context.Context, mod api.Module, stack []uint64) {
 		panic(sys.NewExitError(exitKilled))
 	}
 	now := s.now()
+	if lim := sb.route.cfg.CPULimit; lim > 0 && sb.ranBase+now-sb.runStart >= lim {
+		sb.Kill(killCPULimit) // a timeout or cancel set first wins
+		panic(sys.NewExitError(exitKilled))
+	}
 	calibrate := true
 	if s.preemption && (s.preempt[sb.worker].Load() || now-sb.sliceStart >= s.quantum) {
 		switched, err := s.interrupt(sb)

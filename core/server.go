@@ -49,6 +49,7 @@ type Server struct {
 	metrics *metrics
 	ops     *opsServer // nil unless runtime.metrics is set
 	perf    *perfLog   // nil unless runtime.perf_log is set
+	tracing *tracing   // nil unless runtime.tracing.endpoint is set
 
 	killPlugin func() // stops the policy plugin process; nil for a built-in
 
@@ -85,6 +86,7 @@ type routeStats struct {
 	requests atomic.Uint64 // answered, any status
 	misses   atomic.Uint64 // answered after the deadline, or dropped
 	dropped  atomic.Uint64 // 408: the deadline passed before it started
+	inflight atomic.Int64  // between route match and answer (concurrency.go)
 }
 
 // RouteStats is a snapshot of a route's counters.
@@ -171,6 +173,10 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		return nil, err
 	}
 	s.metrics = newMetrics(s)
+	if s.tracing, err = newTracing(cfg.Runtime.Tracing, s.epoch, s.log); err != nil {
+		s.close(ctx)
+		return nil, err
+	}
 	rt := cfg.Runtime
 	s.sched, err = newScheduler(schedConfig{
 		Workers: rt.Workers, Quantum: rt.Quantum, Preemption: rt.Preemption, MaxQueue: rt.MaxQueue,
@@ -195,7 +201,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 // start compiles routes, binds listeners and opens the perf log.
 func (s *Server) start(ctx context.Context) error {
 	for _, tc := range s.cfg.Tenants {
-		t := &tenant{srv: s, name: tc.Name}
+		t := &tenant{srv: s, name: tc.Name, maxConcurrency: tc.MaxConcurrency}
 		s.tenants = append(s.tenants, t)
 		ln, err := net.Listen("tcp", net.JoinHostPort(s.cfg.Runtime.Listen, strconv.Itoa(tc.Port)))
 		if err != nil {
@@ -255,6 +261,13 @@ func (s *Server) compileRoutes(ctx context.Context, cfg *config.Config) ([]map[s
 			}
 			r := &route{srv: s, tenant: tc.Name, name: name, cfg: rc, module: m, moduleConfig: base,
 				dropLate: rc.OnDeadlineMiss == "drop"}
+			if len(rc.Preopen) > 0 {
+				fsc, err := preopenFS(rc.Preopen)
+				if err != nil {
+					return nil, fmt.Errorf("%s: tenant %q route %q: %w", cfg.Where("tenant", strconv.Itoa(ti), "route", strconv.Itoa(ri), "preopen"), tc.Name, rc.Path, err)
+				}
+				r.moduleConfig = base.WithFSConfig(fsc)
+			}
 			if prev := old[rc.Path]; prev != nil {
 				r.stats = prev.stats
 				if prev.module == m && prev.cfg.AdmissionPercentile == rc.AdmissionPercentile {
@@ -475,6 +488,9 @@ func (s *Server) close(ctx context.Context) error {
 	var err error
 	if s.perf != nil {
 		err = s.perf.close()
+	}
+	if terr := s.tracing.shutdown(); err == nil {
+		err = terr
 	}
 	if s.engine != nil {
 		s.engine.close(ctx)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -36,6 +37,10 @@ func (c *Config) validate(d *decoder) {
 	rt.check("admission_headroom", fraction(r.AdmissionHeadroom))
 	rt.check("plugin_fallback", notEmpty(r.PluginFallback))
 	rt.check("plugin_timeout", positive(r.PluginTimeout))
+	tr := scope{d, []string{"runtime", "tracing"}}
+	tr.check("endpoint", checkHTTPURL(r.Tracing.Endpoint))
+	tr.check("sample_ratio", fraction(r.Tracing.SampleRatio))
+	tr.check("service_name", notEmpty(r.Tracing.ServiceName))
 
 	plugins := unique{}
 	for i := range c.Plugins {
@@ -58,6 +63,7 @@ func (c *Config) validate(d *decoder) {
 		s.unique(names, "name", t.Name, "duplicate tenant name, first defined on line %d")
 		s.check("port", between(t.Port, 1, 65535))
 		s.unique(ports, "port", t.Port, "port already used by the tenant on line %d")
+		s.check("max_concurrency", atLeast(t.MaxConcurrency, 1))
 		if len(t.Routes) == 0 && !d.bad[pathKey(append(s.path, "route")...)] {
 			d.problem(s.path, "no [[tenant.route]] defined")
 		}
@@ -76,6 +82,9 @@ func (c *Config) validate(d *decoder) {
 			s.check("interface", oneOf(r.Interface, InterfacePlain, InterfaceWAGI))
 			s.check("path", checkPrefixPath(r))
 			s.check("memory_limit", checkMemoryLimit(r.MemoryLimit))
+			s.check("cpu_limit", positive(r.CPULimit))
+			s.check("max_concurrency", atLeast(r.MaxConcurrency, 1))
+			s.checkPreopens(r)
 		}
 	}
 }
@@ -228,6 +237,18 @@ func checkHostPort(hp string) error {
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		return fmt.Errorf("bad port in %q", hp)
+	}
+	return nil
+}
+
+// checkHTTPURL accepts "" (off) or an http or https URL with a host.
+func checkHTTPURL(s string) error {
+	if s == "" {
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("want an http:// or https:// URL such as \"http://127.0.0.1:4318\", got %q", s)
 	}
 	return nil
 }
