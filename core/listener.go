@@ -88,7 +88,11 @@ func (t *tenant) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	status := httpStatus[out.Result]
 	switch {
 	case status == http.StatusOK && wagi:
-		status, out.Err = t.writeWAGI(w, rt, out.Body)
+		if status, out.Err = t.writeWAGI(w, rt, out.Body); out.Err != nil {
+			out.Result = ResultBadResponse
+			status = httpStatus[ResultBadResponse]
+			httpError(w, status, out.Err.Error())
+		}
 	case status == http.StatusOK:
 		w.Header().Set("Content-Type", rt.cfg.ContentType)
 		w.WriteHeader(http.StatusOK)
@@ -117,6 +121,9 @@ var httpStatus = [numResults]int{
 	ResultInternal:  http.StatusInternalServerError,
 	ResultCPULimit:  http.StatusGatewayTimeout,
 	ResultCapped:    http.StatusTooManyRequests,
+	// The function ran, but what it wrote is not a response: as a proxy
+	// answers for a backend that sent garbage.
+	ResultBadResponse: http.StatusBadGateway,
 }
 
 // reject answers a request that never became a sandbox, and counts it

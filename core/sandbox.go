@@ -126,13 +126,14 @@ const (
 	ResultInternal                // a bug in the core or wazero (a recovered panic)
 	ResultCPULimit                // killed past its route's cpu_limit
 	ResultCapped                  // its tenant or route had max_concurrency requests in flight
+	ResultBadResponse             // a WAGI function's CGI header block was malformed
 	numResults
 )
 
 var resultNames = [numResults]string{
 	"ok", "trapped", "exited", "timeout", "shutdown", "cancelled",
 	"refused", "queue full", "dropped", "shed", "internal",
-	"cpu limit", "concurrency limit",
+	"cpu limit", "concurrency limit", "bad response",
 }
 
 func (r Result) String() string {

@@ -347,9 +347,10 @@ func trimQuote(b []byte) string {
 	return string(b)
 }
 
-// writeWAGI answers a WAGI function that exited 0: its CGI headers and
-// body, or 502 if they are malformed. It returns the status sent and the
-// parse error, if any.
+// writeWAGI answers a WAGI function that exited 0 with its CGI headers
+// and body, and returns the status sent. If they are malformed it sends
+// nothing and returns the parse error: the listener answers it as
+// ResultBadResponse (502).
 func (t *tenant) writeWAGI(w http.ResponseWriter, rt *route, out []byte) (int, error) {
 	limit := t.http.MaxHeaderBytes
 	if limit <= 0 {
@@ -357,8 +358,7 @@ func (t *tenant) writeWAGI(w http.ResponseWriter, rt *route, out []byte) (int, e
 	}
 	res, err := parseCGI(out, limit)
 	if err != nil {
-		httpError(w, http.StatusBadGateway, err.Error())
-		return http.StatusBadGateway, err
+		return 0, err // the caller answers ResultBadResponse
 	}
 	h := w.Header()
 	for k, v := range res.header {
