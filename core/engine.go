@@ -51,6 +51,7 @@ type engine struct {
 type moduleKey struct {
 	sum      [sha256.Size]byte
 	maxPages uint32
+	reactor  bool // instrumented with its state exported (reactor.go)
 }
 
 // newEngine creates the runtime. cacheDir "" or "-" keeps compiled code in
@@ -68,7 +69,9 @@ func newEngine(ctx context.Context, cacheDir string, limits moduleLimits, yield 
 		rc = rc.WithCompilationCache(cache)
 	}
 	rt := wazero.NewRuntimeWithConfig(ctx, rc)
-	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
+	// The listeners watch the few WASI calls that change a file table,
+	// which a reactor instance must not carry to its next request.
+	if _, err := wasi_snapshot_preview1.Instantiate(experimental.WithFunctionListenerFactory(ctx, fdTableListeners), rt); err != nil {
 		rt.Close(ctx)
 		return nil, fmt.Errorf("instantiate WASI: %w", err)
 	}
@@ -94,6 +97,27 @@ func (e *engine) compile(ctx context.Context, name string, wasm []byte, memoryLi
 	if m, ok := e.compiled[key]; ok {
 		return m, nil
 	}
+	m, err := e.instrumentAndCompile(ctx, name, wasm, key)
+	if err == nil && isReactor(m) {
+		// A reactor is restored from a snapshot: its globals must be
+		// reachable, and it must not change state no export reaches.
+		m.Close(ctx)
+		key.reactor = true
+		m, err = e.instrumentAndCompile(ctx, name, wasm, key)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := m.ExportedFunctions()["_start"]; !ok && !key.reactor {
+		m.Close(ctx)
+		return nil, fmt.Errorf("module %s: no _start export (a WASI command) and no _initialize (a reactor)", name)
+	}
+	e.compiled[key] = m
+	return m, nil
+}
+
+// instrumentAndCompile instruments wasm as key says and compiles it.
+func (e *engine) instrumentAndCompile(ctx context.Context, name string, wasm []byte, key moduleKey) (wazero.CompiledModule, error) {
 	inst, err := instrument.Instrument(wasm, instrument.Options{
 		ImportModule:   yieldModule,
 		ImportName:     yieldName,
@@ -107,19 +131,18 @@ func (e *engine) compile(ctx context.Context, name string, wasm []byte, memoryLi
 		MaxLocals:        e.limits.locals,
 		MaxFunctions:     e.limits.functions,
 		MaxDataSegments:  e.limits.dataSegments,
+		ExportState:      key.reactor,
 	})
 	if err != nil {
+		if key.reactor {
+			return nil, fmt.Errorf("module %s: a reactor (no _start, an _initialize) is restored from a snapshot: %w", name, err)
+		}
 		return nil, fmt.Errorf("module %s: %w", name, err) // Instrument says "instrument: ..."
 	}
 	m, err := e.rt.CompileModule(ctx, inst)
 	if err != nil {
 		return nil, fmt.Errorf("module %s: compile: %w", name, err)
 	}
-	if _, ok := m.ExportedFunctions()["_start"]; !ok {
-		m.Close(ctx)
-		return nil, fmt.Errorf("module %s: no _start export (a WASI command is required)", name)
-	}
-	e.compiled[key] = m
 	return m, nil
 }
 

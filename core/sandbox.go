@@ -251,6 +251,11 @@ func (sb *Sandbox) run(ctx context.Context, srv *Server) (out Outcome) {
 	if sb.kill.Load() != killNone {
 		return sb.killedOutcome(errCancelled)
 	}
+	if r := sb.route.reactor; r != nil {
+		out = r.serve(ctx, sb) // reactor.go
+		ok = out.Result == ResultOK
+		return out
+	}
 	cfg := sb.route.moduleConfig.
 		WithStdin(bytes.NewReader(sb.body)).
 		WithStdout(&sb.stdout).
@@ -344,7 +349,11 @@ func firstLine(s string) string {
 // guest calls it when its fuel runs out (or a raise emptied it). It kills,
 // preempts, hands the Go scheduler a turn, and returns the next fuel.
 func yield(ctx context.Context, mod api.Module, stack []uint64) {
-	sb := ctx.Value(sandboxKey{}).(*Sandbox)
+	sb, ok := ctx.Value(sandboxKey{}).(*Sandbox)
+	if !ok {
+		initYield(ctx, stack) // a reactor's _initialize, at load
+		return
+	}
 	s := sb.route.srv.sched
 	if sb.yields == 0 {
 		sb.findFuel(mod)

@@ -78,6 +78,7 @@ type route struct {
 	estimate     *estimator  // kept across reloads while the module is the same
 	stats        *routeStats // kept across reloads
 	dropLate     bool        // on_deadline_miss = "drop"
+	reactor      *reactor    // a reactor module's snapshot and instances, else nil (reactor.go)
 }
 
 // routeStats count a route's requests by outcome.
@@ -243,12 +244,7 @@ func (s *Server) start(ctx context.Context) error {
 // compileRoutes builds every tenant's route map for cfg (tenants in cfg
 // order), reusing estimators and counters of the routes now served.
 func (s *Server) compileRoutes(ctx context.Context, cfg *config.Config) ([]map[string]*route, error) {
-	base := wazero.NewModuleConfig().
-		WithName(""). // a fresh, anonymous instance per request
-		WithStartFunctions().
-		WithSysWalltime().
-		WithSysNanotime().
-		WithRandSource(rand.Reader)
+	base := baseModuleConfig()
 	all := make([]map[string]*route, len(cfg.Tenants))
 	for ti, tc := range cfg.Tenants {
 		var old map[string]*route
@@ -260,10 +256,15 @@ func (s *Server) compileRoutes(ctx context.Context, cfg *config.Config) ([]map[s
 			name := tc.Name + rc.Path
 			m, err := s.engine.compileRoute(ctx, cfg, ti, ri)
 			if err != nil {
+				closeNewReactors(ctx, all[:ti], routes, s.tenants)
 				return nil, err
 			}
 			r := &route{srv: s, tenant: tc.Name, name: name, cfg: rc, module: m, moduleConfig: base,
 				dropLate: rc.OnDeadlineMiss == "drop"}
+			if r.reactor, err = s.routeReactor(ctx, cfg, ti, ri, m, base, old[rc.Path]); err != nil {
+				closeNewReactors(ctx, all[:ti], routes, s.tenants)
+				return nil, err
+			}
 			if prev := old[rc.Path]; prev != nil {
 				r.stats = prev.stats
 				if prev.module == m && prev.cfg.AdmissionPercentile == rc.AdmissionPercentile {
@@ -283,6 +284,16 @@ func (s *Server) compileRoutes(ctx context.Context, cfg *config.Config) ([]map[s
 	return all, nil
 }
 
+// baseModuleConfig is what every instance of a route starts from.
+func baseModuleConfig() wazero.ModuleConfig {
+	return wazero.NewModuleConfig().
+		WithName(""). // a fresh, anonymous instance per request
+		WithStartFunctions().
+		WithSysWalltime().
+		WithSysNanotime().
+		WithRandSource(rand.Reader)
+}
+
 // Reload switches to cfg's routes: new or changed modules are compiled
 // first, then every tenant's route map is swapped at once; requests in
 // flight finish on the module they started with. Settings that shape the
@@ -300,7 +311,9 @@ func (s *Server) Reload(ctx context.Context, cfg *config.Config) error {
 		return err
 	}
 	for i, t := range s.tenants {
+		old := t.routeMap()
 		t.routes.Store(&routes[i])
+		closeOldReactors(ctx, old, routes[i])
 	}
 	s.cfg = cfg
 	s.log.Info("config reloaded", "config", cfg.File)

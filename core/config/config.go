@@ -157,6 +157,10 @@ type Route struct {
 
 	MaxBody     int64 `toml:"max_body,size" default:"1MiB"`      // request body limit, bytes
 	MemoryLimit int64 `toml:"memory_limit,size" default:"64MiB"` // linear memory, bytes; a multiple of 64KiB, at most 4GiB
+
+	// Handler is the export a reactor module (no _start, an
+	// _initialize) serves each request with; commands ignore it.
+	Handler string `toml:"handler" default:"handle"`
 }
 
 // Load reads and validates a config file; modules are read relative to its

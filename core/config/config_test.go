@@ -298,6 +298,7 @@ func TestDefaults(t *testing.T) {
 		ContentType:         "text/plain",
 		MaxBody:             1 << 20,
 		MemoryLimit:         64 << 20,
+		Handler:             "handle",
 	}
 	short := route
 	short.Path, short.Module = "/t", "./lib/../fib.wasm"

@@ -1,0 +1,193 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gosledge/gosledge/core/config"
+	"github.com/gosledge/gosledge/core/instrument"
+)
+
+// reactorOf is the reactor serving ts's path.
+func reactorOf(t *testing.T, ts *testServer, path string) *reactor {
+	t.Helper()
+	r := ts.tenants[0].routeMap()[path].reactor
+	if r == nil {
+		t.Fatalf("%s is not served as a reactor", path)
+	}
+	return r
+}
+
+// TestReactorEcho: the Go reactor example answers through the real server,
+// and from the second request on, on a reused instance.
+func TestReactorEcho(t *testing.T) {
+	ts := startServer(t, config.Runtime{Workers: 1, Preemption: true}, testRoute(t, "/goreactor", "goreactor/goreactor"))
+	r := reactorOf(t, ts, "/goreactor")
+	for i := range 20 {
+		body := fmt.Sprintf("hello %d from Go", i)
+		if status, got := ts.do(t, "POST", "/goreactor", body); status != 200 || got != body {
+			t.Fatalf("request %d: %d %q, want 200 %q", i, status, got, body)
+		}
+	}
+	big := strings.Repeat("0123456789abcdef", 8<<10) // 128 KiB: the Go heap grows past the snapshot's
+	if status, got := ts.do(t, "POST", "/goreactor", big); status != 200 || got != big {
+		t.Fatalf("128 KiB body: %d, %d bytes back", status, len(got))
+	}
+	if status, got := ts.do(t, "POST", "/goreactor", "after"); status != 200 || got != "after" {
+		t.Fatalf("after the big body: %d %q", status, got)
+	}
+	if n := r.stats.reused.Load(); n < 19 {
+		t.Errorf("%d of 22 requests on a reused instance, want at least 19", n)
+	}
+}
+
+// TestReactorIsolation: whatever a request does to its instance, the next
+// one sees the snapshot: the Wasm reactor's globals and memory words and
+// the Go reactor's package variable, map and channel, over sequential and
+// concurrent requests, mixed with requests that trap, exit, time out,
+// grow memory or close stdout, with and without preemption.
+func TestReactorIsolation(t *testing.T) {
+	short := counterRoute(t, "/rs", "reactor") // the same module on a route that times out soon
+	short.Timeout = 100 * time.Millisecond
+	ts := startServer(t, config.Runtime{Workers: 2, Preemption: true, Quantum: 100 * time.Microsecond},
+		counterRoute(t, "/r", "reactor"), short, counterRoute(t, "/go", "gocounter/gocounter"))
+	check := func(t *testing.T, path, body, want string) {
+		t.Helper()
+		if status, got := ts.do(t, "POST", path, body); status != 200 || got != want {
+			t.Errorf("%s %q: %d %q, want 200 %q", path, body, status, got, want)
+		}
+	}
+	for i := range 10 {
+		check(t, "/r", "", "1000")
+		check(t, "/go", fmt.Sprint(i), "0 0 0 "+fmt.Sprint(i))
+	}
+	// Requests that leave their instance in a state the snapshot cannot
+	// undo; after each, the next request still sees the snapshot.
+	for _, tc := range []struct {
+		body   string
+		status int
+		want   string
+	}{
+		{"t", 500, "trapped"},
+		{"x", 500, "status 3"},
+		{"l", 504, "timeout"},
+		{"g", 200, "1000"},
+		{"c", 200, ""},
+	} {
+		before := reactorOf(t, ts, "/rs").stats.discarded.Load()
+		status, got := ts.do(t, "POST", "/rs", tc.body)
+		if status != tc.status || !strings.Contains(got, tc.want) {
+			t.Errorf("/rs %q: %d %q, want %d containing %q", tc.body, status, got, tc.status, tc.want)
+		}
+		if d := reactorOf(t, ts, "/rs").stats.discarded.Load() - before; d != 1 {
+			t.Errorf("/rs %q: %d instances discarded, want 1", tc.body, d)
+		}
+		check(t, "/rs", "", "1000")
+	}
+	var wg sync.WaitGroup
+	for c := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 15 {
+				switch (c + i) % 3 {
+				case 0:
+					check(t, "/r", "", "1000")
+				case 1:
+					check(t, "/r", "s", "1000") // long enough to be preempted
+				default:
+					check(t, "/go", "c", "0 0 0 c")
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if st := ts.sched.snapshot(); st.Preemptions == 0 {
+		t.Error("no request was preempted")
+	}
+	for _, path := range []string{"/r", "/go"} {
+		r := reactorOf(t, ts, path)
+		if r.stats.reused.Load() == 0 {
+			t.Errorf("%s: no instance was reused", path)
+		}
+		r.mu.Lock()
+		idle := len(r.idle)
+		r.mu.Unlock()
+		if idle > r.maxIdle {
+			t.Errorf("%s: %d idle instances, at most %d allowed", path, idle, r.maxIdle)
+		}
+	}
+}
+
+// TestReactorPreempted: on one worker, a short request sent while a long
+// reactor request runs completes first, and the long one then completes
+// with the right answer on an instance that goes back to the pool.
+func TestReactorPreempted(t *testing.T) {
+	ts := startServer(t, config.Runtime{Workers: 1, Preemption: true}, counterRoute(t, "/r", "reactor"), testRoute(t, "/echo", "echo"))
+	r := reactorOf(t, ts, "/r")
+	long := ts.doAsync(t, "POST", "/r", "S")
+	for ts.states[StateRunning].Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if status, body := ts.do(t, "POST", "/echo", "short"); status != 200 || body != "short" {
+		t.Fatalf("short request: %d %q", status, body)
+	}
+	select {
+	case resp := <-long:
+		t.Fatalf("the long request finished before the short one: %d %q", resp.status, resp.body)
+	default:
+	}
+	resp := <-long
+	if resp.status != 200 || resp.body != "1000" {
+		t.Fatalf("long request: %d %q, want 200 \"1000\"", resp.status, resp.body)
+	}
+	if st := ts.sched.snapshot(); st.Preemptions == 0 {
+		t.Error("the long request was not preempted")
+	}
+	if d := r.stats.discarded.Load(); d != 0 {
+		t.Errorf("%d instances discarded after a preempted request that returned", d)
+	}
+	if status, body := ts.do(t, "POST", "/r", ""); status != 200 || body != "1000" {
+		t.Errorf("after the preempted request: %d %q", status, body)
+	}
+}
+
+// TestReactorRefused: modules a snapshot cannot serve are refused at load,
+// naming the route's key.
+func TestReactorRefused(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name, module, handler, want string
+	}{
+		{"writes its table", "reactor_table", "", "table.set changes state the host cannot restore"},
+		{"no such handler", "reactor", "serve", `must export its handler "serve"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := fmt.Sprintf("[[tenant]]\nname = \"t\"\nport = 1\n[[tenant.route]]\npath = \"/r\"\nmodule = %q\n", tc.module+".wasm")
+			if tc.handler != "" {
+				src += fmt.Sprintf("handler = %q\n", tc.handler)
+			}
+			cfg, err := config.Parse(filepath.Join("testdata", "reactor.toml"), []byte(src), os.DirFS("testdata"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = CheckModules(ctx, cfg)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "reactor.toml:") {
+				t.Fatalf("CheckModules: %v, want file:line and %q", err, tc.want)
+			}
+			if tc.handler != "" && !strings.Contains(err.Error(), "reactor.toml:7: key \"handler\"") {
+				t.Errorf("error %q does not name the handler key's line", err)
+			}
+			if tc.module == "reactor_table" && !errors.Is(err, instrument.ErrStateful) {
+				t.Errorf("error %v is not instrument.ErrStateful", err)
+			}
+		})
+	}
+}
