@@ -35,7 +35,7 @@ func reportPercentiles(b *testing.B, samples []time.Duration, unit string) {
 // run time when the calibration works.
 func BenchmarkSandbox(b *testing.B) {
 	for _, fn := range []struct{ name, module, body string }{
-		{"echo", "echo", "hello"}, {"fib", "fib", "25"}, {"goecho", "goecho/goecho", "hello"},
+		{"echo", "echo", "hello"}, {"fib", "fib", "25"}, {"goecho", "goecho/goecho", "hello"}, {"goreactor", "goreactor/goreactor", "hello"},
 	} {
 		b.Run(fn.name, func(b *testing.B) {
 			ts := startServer(b, config.Runtime{Workers: 1, Preemption: true}, testRoute(b, "/"+fn.name, fn.module))

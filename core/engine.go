@@ -51,7 +51,6 @@ type engine struct {
 type moduleKey struct {
 	sum      [sha256.Size]byte
 	maxPages uint32
-	reactor  bool // instrumented with its state exported (reactor.go)
 }
 
 // newEngine creates the runtime. cacheDir "" or "-" keeps compiled code in
@@ -97,27 +96,13 @@ func (e *engine) compile(ctx context.Context, name string, wasm []byte, memoryLi
 	if m, ok := e.compiled[key]; ok {
 		return m, nil
 	}
-	m, err := e.instrumentAndCompile(ctx, name, wasm, key)
-	if err == nil && isReactor(m) {
-		// A reactor is restored from a snapshot: its globals must be
-		// reachable, and it must not change state no export reaches.
-		m.Close(ctx)
-		key.reactor = true
-		m, err = e.instrumentAndCompile(ctx, name, wasm, key)
+	// A reactor is restored from a snapshot (reactor.go): its globals
+	// must be reachable, and it must not change state no export reaches.
+	// A module whose exports do not parse is left for Instrument to refuse.
+	reactor := false
+	if fns, err := instrument.ExportedFunctions(wasm); err == nil {
+		reactor = !fns["_start"] && fns["_initialize"]
 	}
-	if err != nil {
-		return nil, err
-	}
-	if _, ok := m.ExportedFunctions()["_start"]; !ok && !key.reactor {
-		m.Close(ctx)
-		return nil, fmt.Errorf("module %s: no _start export (a WASI command) and no _initialize (a reactor)", name)
-	}
-	e.compiled[key] = m
-	return m, nil
-}
-
-// instrumentAndCompile instruments wasm as key says and compiles it.
-func (e *engine) instrumentAndCompile(ctx context.Context, name string, wasm []byte, key moduleKey) (wazero.CompiledModule, error) {
 	inst, err := instrument.Instrument(wasm, instrument.Options{
 		ImportModule:   yieldModule,
 		ImportName:     yieldName,
@@ -131,18 +116,23 @@ func (e *engine) instrumentAndCompile(ctx context.Context, name string, wasm []b
 		MaxLocals:        e.limits.locals,
 		MaxFunctions:     e.limits.functions,
 		MaxDataSegments:  e.limits.dataSegments,
-		ExportState:      key.reactor,
+		ExportState:      reactor,
 	})
+	if err != nil && reactor {
+		return nil, fmt.Errorf("module %s: a reactor (no _start, an _initialize) is restored from a snapshot: %w", name, err)
+	}
 	if err != nil {
-		if key.reactor {
-			return nil, fmt.Errorf("module %s: a reactor (no _start, an _initialize) is restored from a snapshot: %w", name, err)
-		}
 		return nil, fmt.Errorf("module %s: %w", name, err) // Instrument says "instrument: ..."
 	}
 	m, err := e.rt.CompileModule(ctx, inst)
 	if err != nil {
 		return nil, fmt.Errorf("module %s: compile: %w", name, err)
 	}
+	if _, ok := m.ExportedFunctions()["_start"]; !ok && !reactor {
+		m.Close(ctx)
+		return nil, fmt.Errorf("module %s: no _start export (a WASI command) and no _initialize (a reactor)", name)
+	}
+	e.compiled[key] = m
 	return m, nil
 }
 

@@ -191,3 +191,38 @@ func TestReactorRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestReactorReload: a reload that keeps a reactor route's module keeps
+// its snapshot and instances; one that changes the module closes the old
+// reactor (its idle instances at once, an in-flight one when its request
+// ends) and serves from a new snapshot.
+func TestReactorReload(t *testing.T) {
+	ts := startServer(t, config.Runtime{Workers: 1, Preemption: true}, counterRoute(t, "/r", "reactor"))
+	first := reactorOf(t, ts, "/r")
+	inflight := ts.doAsync(t, "POST", "/r", "S")
+	waitRunning(t, ts.Server, 1)
+	next := *ts.cfg
+	next.Tenants = []config.Tenant{{Name: "t", Routes: []config.Route{counterRoute(t, "/r", "reactor")}}}
+	if err := ts.Reload(context.Background(), &next); err != nil {
+		t.Fatal(err)
+	}
+	if reactorOf(t, ts, "/r") != first {
+		t.Fatal("a reload with the same module made a new snapshot")
+	}
+	next.Tenants = []config.Tenant{{Name: "t", Routes: []config.Route{counterRoute(t, "/r", "gocounter/gocounter")}}}
+	if err := ts.Reload(context.Background(), &next); err != nil {
+		t.Fatal(err)
+	}
+	if status, body := ts.do(t, "POST", "/r", "x"); status != 200 || body != "0 0 0 x" {
+		t.Errorf("after the reload: %d %q, want the Go counter", status, body)
+	}
+	if resp := <-inflight; resp.status != 200 || resp.body != "1000" {
+		t.Errorf("in-flight request across the reloads: %d %q", resp.status, resp.body)
+	}
+	first.mu.Lock()
+	closed, idle := first.closed, len(first.idle)
+	first.mu.Unlock()
+	if !closed || idle != 0 {
+		t.Errorf("old reactor: closed %v with %d idle instances, want closed and none", closed, idle)
+	}
+}

@@ -1,6 +1,9 @@
 package instrument
 
-import "strconv"
+import (
+	"fmt"
+	"strconv"
+)
 
 // Exported state, for a host that snapshots an instance and restores it
 // (gosledge's reactor routes, core/reactor.go). A host can read and write
@@ -65,4 +68,41 @@ func (m *module) appendStateExports(out []byte) []byte {
 		out = appendU32(out, g)
 	}
 	return out
+}
+
+// ExportedFunctions returns the names of wasm's function exports, so that
+// a host can choose the options (ExportState or not) before instrumenting
+// and compiling it once.
+func ExportedFunctions(wasm []byte) (map[string]bool, error) {
+	secs, err := splitSections(wasm)
+	if err != nil {
+		return nil, fmt.Errorf("instrument: %w", err)
+	}
+	names := map[string]bool{}
+	for _, s := range secs {
+		if s.id != secExport {
+			continue
+		}
+		r, n, err := vecHeader(s, 3, "export")
+		if err != nil {
+			return nil, fmt.Errorf("instrument: export section: %w", err)
+		}
+		for range n {
+			name, err := r.name("export name")
+			if err != nil {
+				return nil, fmt.Errorf("instrument: export section: %w", err)
+			}
+			kind, err := r.byte("export kind")
+			if err == nil {
+				_, err = r.u32("export index")
+			}
+			if err != nil {
+				return nil, fmt.Errorf("instrument: export section: %w", err)
+			}
+			if kind == 0x00 {
+				names[string(name)] = true
+			}
+		}
+	}
+	return names, nil
 }

@@ -98,3 +98,23 @@ func TestExportStateRefuses(t *testing.T) {
 		t.Errorf("table.get: %v", err)
 	}
 }
+
+func TestExportedFunctions(t *testing.T) {
+	b := append([]byte{}, wasmHeader...)
+	b = appendSection(b, secType, []byte{1, 0x60, 0, 0})
+	b = appendSection(b, secFunction, []byte{2, 0, 0})
+	b = appendSection(b, secMemory, []byte{1, 0, 1})
+	exports := appendName([]byte{3}, "_initialize")
+	exports = append(exports, 0, 0)
+	exports = append(appendName(exports, "handle"), 0, 1)
+	exports = append(appendName(exports, "memory"), 2, 0)
+	b = appendSection(b, secExport, exports)
+	b = appendSection(b, secCode, []byte{2, 2, 0, opEnd, 2, 0, opEnd})
+	got, err := ExportedFunctions(b)
+	if err != nil || len(got) != 2 || !got["_initialize"] || !got["handle"] {
+		t.Errorf("ExportedFunctions = %v, %v, want _initialize and handle", got, err)
+	}
+	if _, err := ExportedFunctions(b[:len(b)-3]); err == nil {
+		t.Error("a truncated module's exports parsed")
+	}
+}
