@@ -443,7 +443,7 @@ func (s *Server) routeReactor(ctx context.Context, cfg *config.Config, ti, ri in
 	if prev != nil && prev.reactor != nil && prev.module == m && prev.cfg.Handler == rc.Handler {
 		return prev.reactor, nil
 	}
-	r, err := newReactor(ctx, s.engine, m, base, rc, cfg.Runtime.Workers)
+	r, err := newReactor(ctx, s.engine, m, base, rc, 2*cfg.Runtime.Workers)
 	if err != nil {
 		return nil, reactorError(cfg, ti, ri, err)
 	}
