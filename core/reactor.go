@@ -27,7 +27,9 @@ import (
 // at load, and every request calls the handler on an instance restored to
 // that snapshot. A Go wasip1 command pays its runtime's start (~0.65 ms)
 // and wazero's table initialisation (~0.3 ms) on every request; a reactor
-// pays a copy of its memory image instead (RATIONALE, "Reactor routes").
+// pays for copying back the pages its request wrote (snapshot_linux.go
+// finds them; elsewhere the whole image is copied) instead (RATIONALE,
+// "Reactor routes").
 //
 // Isolation is the same as a fresh instance's: what a request can change
 // is the instance's linear memory, its mutable globals (exported for the
@@ -89,6 +91,9 @@ type reactorInstance struct {
 	fuel    api.MutableGlobal
 	globals []api.MutableGlobal
 	lease   memoryLease
+	// written tracks the pages its requests write, so that restoring
+	// copies only those (snapshot_linux.go); nil: copy the whole image.
+	written *writeTracker
 
 	stdin          switchReader
 	stdout, stderr switchWriter
@@ -196,6 +201,7 @@ func newReactor(ctx context.Context, e *engine, m wazero.CompiledModule, base wa
 	for _, g := range inst.globals {
 		r.snap.globals = append(r.snap.globals, g.Get())
 	}
+	inst.track()
 	r.idle = append(r.idle, inst)
 	return r, nil
 }
@@ -256,7 +262,17 @@ func (r *reactor) get(ctx context.Context) (inst *reactorInstance, reused bool, 
 		r.discard(ctx, inst)
 		return nil, false, err
 	}
+	inst.track()
 	return inst, false, nil
+}
+
+// track starts tracking the writes to inst's memory, now in the
+// snapshot's state; where that cannot be done, restores copy the image.
+func (inst *reactorInstance) track() {
+	mem := inst.mod.Memory()
+	if buf, ok := mem.Read(0, mem.Size()); ok {
+		inst.written, _ = newWriteTracker(buf)
+	}
 }
 
 // restore puts inst in the snapshot's state: memory and mutable globals.
@@ -273,7 +289,11 @@ func (r *reactor) restore(inst *reactorInstance, fresh bool) error {
 	if !ok || mem.Size() != size {
 		return fmt.Errorf("memory of %d bytes, the snapshot has %d", mem.Size(), size)
 	}
-	copy(buf, r.snap.image)
+	if inst.written == nil || fresh {
+		copy(buf, r.snap.image)
+	} else if err := inst.written.written(func(lo, hi int) { copy(buf[lo:hi], r.snap.image[lo:hi]) }); err != nil {
+		return err // some pages may be unrestored: the caller discards it
+	}
 	for i, g := range inst.globals {
 		g.Set(r.snap.globals[i])
 	}
@@ -311,6 +331,9 @@ func (r *reactor) discard(ctx context.Context, inst *reactorInstance) {
 }
 
 func (r *reactor) close1(ctx context.Context, inst *reactorInstance) {
+	if inst.written != nil {
+		inst.written.close() // before its memory goes back to the pool
+	}
 	inst.mod.Close(ctx)
 	inst.lease.release()
 }

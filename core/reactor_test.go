@@ -226,3 +226,63 @@ func TestReactorReload(t *testing.T) {
 		t.Errorf("old reactor: closed %v with %d idle instances, want closed and none", closed, idle)
 	}
 }
+
+// TestReactorRestore writes an instance's memory the ways a request can —
+// Go code (wazero's host functions), a system call (the kernel writing
+// into it, as a read from a file does) — and checks that restoring it
+// gives back the snapshot's image byte for byte, with the write tracker
+// and with the whole-image copy.
+func TestReactorRestore(t *testing.T) {
+	ts := startServer(t, config.Runtime{Workers: 1, Preemption: true}, testRoute(t, "/r", "goreactor/goreactor"))
+	r := reactorOf(t, ts, "/r")
+	ctx := context.Background()
+	f, err := os.Open(filepath.Join("testdata", "reactor.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, tracked := range []bool{true, false} {
+		inst, _, err := r.get(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tracked && inst.written == nil {
+			t.Log("no write tracking here (userfaultfd or PAGEMAP_SCAN unavailable): restores copy the image")
+		}
+		if !tracked && inst.written != nil {
+			inst.written.close()
+			inst.written = nil
+		}
+		mem := inst.mod.Memory()
+		buf, _ := mem.Read(0, mem.Size())
+		rng := uint64(len(buf))
+		for i := range 200 {
+			off := (uint64(i)*2654435761 + 12345) % (rng - 64)
+			if i%2 == 0 {
+				mem.WriteUint64Le(uint32(off), ^uint64(i))
+			} else if _, err := f.ReadAt(buf[off:off+64], 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		buf[len(buf)-1]++ // the last byte
+		if err := r.restore(inst, false); err != nil {
+			t.Fatal(err)
+		}
+		if i := firstDiff(buf, r.snap.image); i >= 0 {
+			t.Fatalf("tracked=%v: after restore, byte %d is %d, the image has %d", tracked, i, buf[i], r.snap.image[i])
+		}
+		r.discard(ctx, inst)
+	}
+}
+
+func firstDiff(a, b []byte) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	if len(a) != len(b) {
+		return min(len(a), len(b))
+	}
+	return -1
+}
