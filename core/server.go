@@ -498,6 +498,9 @@ func (s *Server) close(ctx context.Context) error {
 	if s.perf != nil {
 		err = s.perf.close()
 	}
+	for _, t := range s.tenants {
+		closeOldReactors(ctx, t.routeMap(), nil) // their idle instances and write trackers
+	}
 	if s.engine != nil {
 		s.engine.close(ctx)
 	}
