@@ -23,7 +23,7 @@ import (
 
 // Reactor routes: a module with no _start but an _initialize and the
 // route's handler export (a Go program built with -buildmode=c-shared and
-// //go:wasmexport, a C one with -mexec-model=reactor) is initialised once,
+// //go:wasmexport) is initialised once,
 // at load, and every request calls the handler on an instance restored to
 // that snapshot. A Go wasip1 command pays its runtime's start (~0.65 ms)
 // and wazero's table initialisation (~0.3 ms) on every request; a reactor
@@ -36,8 +36,8 @@ import (
 // host by the instrumenter, instrument.Options.ExportState), its tables
 // and passive segments (a module that can change them is refused at
 // load), and its WASI file table (watched: fdTableListeners). Before an
-// instance serves again, its memory is overwritten with the snapshot's
-// image and its globals reset; an instance whose request did anything
+// instance serves again, the memory its request wrote is overwritten with
+// the snapshot's image and its globals reset; an instance whose request did anything
 // else — trapped, exited, was killed, grew its memory, changed its file
 // table — is closed, never reused. What the snapshot freezes is the same
 // for every request: the Go runtime's random seeds (math/rand's global
