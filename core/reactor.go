@@ -224,7 +224,7 @@ func (r *reactor) instantiate(ctx context.Context) (*reactorInstance, error) {
 		WithNanosleep(inst.sleep)
 	if pool := r.e.mem; pool != nil {
 		inst.lease.pool = pool
-		ctx = experimental.WithMemoryAllocator(ctx, &inst.lease)
+		ctx = experimental.WithMemoryAllocator(ctx, untrackingAllocator{&inst.lease, inst})
 	}
 	mod, err := r.e.rt.InstantiateModule(ctx, r.module, cfg)
 	if err != nil {
@@ -264,6 +264,37 @@ func (r *reactor) get(ctx context.Context) (inst *reactorInstance, reused bool, 
 	}
 	inst.track()
 	return inst, false, nil
+}
+
+// untrack stops tracking the writes to inst's memory: before the memory
+// goes back to the pool, which may hand it to another instance at once.
+func (inst *reactorInstance) untrack() {
+	if inst.written != nil {
+		inst.written.close()
+		inst.written = nil
+	}
+}
+
+// untrackingAllocator gives an instance its memory from the pool, and
+// stops tracking it when wazero frees it: wazero frees it itself when the
+// guest exits (proc_exit closes the instance), before the reactor could.
+type untrackingAllocator struct {
+	lease *memoryLease
+	inst  *reactorInstance
+}
+
+func (a untrackingAllocator) Allocate(capacity, maxBytes uint64) experimental.LinearMemory {
+	return untrackingMemory{a.lease.Allocate(capacity, maxBytes), a.inst}
+}
+
+type untrackingMemory struct {
+	experimental.LinearMemory
+	inst *reactorInstance
+}
+
+func (m untrackingMemory) Free() {
+	m.inst.untrack()
+	m.LinearMemory.Free()
 }
 
 // track starts tracking the writes to inst's memory, now in the
@@ -331,9 +362,7 @@ func (r *reactor) discard(ctx context.Context, inst *reactorInstance) {
 }
 
 func (r *reactor) close1(ctx context.Context, inst *reactorInstance) {
-	if inst.written != nil {
-		inst.written.close() // before its memory goes back to the pool
-	}
+	inst.untrack()
 	inst.mod.Close(ctx)
 	inst.lease.release()
 }

@@ -51,8 +51,9 @@ func TestReactorEcho(t *testing.T) {
 // TestReactorIsolation: whatever a request does to its instance, the next
 // one sees the snapshot: the Wasm reactor's globals and memory words and
 // the Go reactor's package variable, map and channel, over sequential and
-// concurrent requests, mixed with requests that trap, exit, time out,
-// grow memory or close stdout, with and without preemption.
+// concurrent requests, mixed with requests that trap, return an exit
+// status, exit, time out, grow memory or close stdout, with and without
+// preemption.
 func TestReactorIsolation(t *testing.T) {
 	short := counterRoute(t, "/rs", "reactor") // the same module on a route that times out soon
 	short.Timeout = 100 * time.Millisecond
@@ -77,6 +78,7 @@ func TestReactorIsolation(t *testing.T) {
 	}{
 		{"t", 500, "trapped"},
 		{"x", 500, "status 3"},
+		{"e", 200, ""}, // proc_exit(0): wazero closes the instance itself
 		{"l", 504, "timeout"},
 		{"g", 200, "1000"},
 		{"c", 200, ""},

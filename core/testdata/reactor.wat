@@ -2,7 +2,8 @@
 ;; core/reactor_test.go. _initialize sets a global and a memory word to 1
 ;; (state the snapshot must keep). handle reads the body's first byte:
 ;;   't' traps (unreachable), 'l' loops forever, 'x' returns 3 (an exit
-;;   status), 'g' grows memory by a page, 'c' closes stdout (fd_close),
+;;   status), 'e' exits 0 (proc_exit), 'g' grows memory by a page, 'c'
+;;   closes stdout (fd_close),
 ;;   's' spins 3*10^6 iterations, 'S' 10^8, anything else nothing more;
 ;; then (unless it trapped) prints four digits — the initialised global,
 ;; a call-counting global, a word in the first page and a word in the last
@@ -16,6 +17,8 @@
     (func $fd_read (param i32 i32 i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "fd_close"
     (func $fd_close (param i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit"
+    (func $proc_exit (param i32)))
   (memory (export "memory") 2)
   (global $inited (mut i32) (i32.const 0))
   (global $calls (mut i32) (i32.const 0))
@@ -40,6 +43,7 @@
     (if (i32.eq (local.get $op) (i32.const 116)) (then unreachable))          ;; t
     (if (i32.eq (local.get $op) (i32.const 108)) (then (loop $l (br $l))))    ;; l
     (if (i32.eq (local.get $op) (i32.const 120)) (then (return (i32.const 3)))) ;; x
+    (if (i32.eq (local.get $op) (i32.const 101)) (then (call $proc_exit (i32.const 0)))) ;; e
     (if (i32.eq (local.get $op) (i32.const 103)) (then (drop (memory.grow (i32.const 1))))) ;; g
     (if (i32.eq (local.get $op) (i32.const 99)) (then (drop (call $fd_close (i32.const 1))))) ;; c
     (if (i32.eq (local.get $op) (i32.const 115)) (then (call $spin (i32.const 3000000))))   ;; s
