@@ -35,7 +35,7 @@ func reportPercentiles(b *testing.B, samples []time.Duration, unit string) {
 // run time when the calibration works.
 func BenchmarkSandbox(b *testing.B) {
 	for _, fn := range []struct{ name, module, body string }{
-		{"echo", "echo", "hello"}, {"fib", "fib", "25"}, {"goecho", "goecho/goecho", "hello"},
+		{"echo", "echo", "hello"}, {"fib", "fib", "25"}, {"goecho", "goecho/goecho", "hello"}, {"goreactor", "goreactor/goreactor", "hello"},
 		{"rustecho", "rustecho/rustecho", "hello"},
 	} {
 		b.Run(fn.name, func(b *testing.B) {

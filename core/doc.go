@@ -17,6 +17,9 @@
 //     yield comes at the very next safepoint.
 //   - quantum: how long a sandbox may hold a worker before the policy is
 //     asked (OnInterrupt) whether another should run.
+//   - reactor: a route whose module has _initialize and no _start; its
+//     sandboxes run on pooled instances restored to the snapshot taken
+//     after _initialize (reactor.go), not on fresh ones.
 //   - result: how a request ended (Result: ok, trapped, killed, refused,
 //     dropped, …). Only the listener maps it to an HTTP status
 //     (httpStatus); metrics, the perf log and the logs observe it.

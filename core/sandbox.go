@@ -113,20 +113,20 @@ type Sandbox struct {
 type Result uint8
 
 const (
-	ResultOK        Result = iota // returned, or exited 0
-	ResultTrapped                 // the guest trapped
-	ResultExited                  // the guest exited non-zero
-	ResultTimeout                 // killed past its route's timeout
-	ResultShutdown                // killed: the server stopped before it finished
-	ResultCancelled               // the client went away
-	ResultRefused                 // admission control said no
-	ResultQueueFull               // the queue was at runtime.max_queue
-	ResultDropped                 // its deadline passed before it could start
-	ResultShed                    // the policy gave it up to save guaranteed work
-	ResultInternal                // a bug in the core or wazero (a recovered panic)
-	ResultCPULimit                // killed past its route's cpu_limit
-	ResultCapped                  // its tenant or route had max_concurrency requests in flight
-	ResultBadResponse             // a WAGI function's CGI header block was malformed
+	ResultOK          Result = iota // returned, or exited 0
+	ResultTrapped                   // the guest trapped
+	ResultExited                    // the guest exited non-zero
+	ResultTimeout                   // killed past its route's timeout
+	ResultShutdown                  // killed: the server stopped before it finished
+	ResultCancelled                 // the client went away
+	ResultRefused                   // admission control said no
+	ResultQueueFull                 // the queue was at runtime.max_queue
+	ResultDropped                   // its deadline passed before it could start
+	ResultShed                      // the policy gave it up to save guaranteed work
+	ResultInternal                  // a bug in the core or wazero (a recovered panic)
+	ResultCPULimit                  // killed past its route's cpu_limit
+	ResultCapped                    // its tenant or route had max_concurrency requests in flight
+	ResultBadResponse               // a WAGI function's CGI header block was malformed
 	numResults
 )
 
@@ -267,6 +267,11 @@ func (sb *Sandbox) run(ctx context.Context, srv *Server) (out Outcome) {
 	if sb.kill.Load() != killNone {
 		return sb.killedOutcome(errCancelled)
 	}
+	if r := sb.route.reactor; r != nil {
+		out = r.serve(ctx, sb) // reactor.go
+		ok = out.Result == ResultOK
+		return out
+	}
 	cfg := sb.route.moduleConfig.
 		WithStdin(bytes.NewReader(sb.body)).
 		WithStdout(&sb.stdout).
@@ -366,7 +371,11 @@ func firstLine(s string) string {
 // guest calls it when its fuel runs out (or a raise emptied it). It kills,
 // preempts, hands the Go scheduler a turn, and returns the next fuel.
 func yield(ctx context.Context, mod api.Module, stack []uint64) {
-	sb := ctx.Value(sandboxKey{}).(*Sandbox)
+	sb, ok := ctx.Value(sandboxKey{}).(*Sandbox)
+	if !ok {
+		initYield(ctx, stack) // a reactor's _initialize, at load
+		return
+	}
 	s := sb.route.srv.sched
 	if sb.yields == 0 {
 		sb.findFuel(mod)

@@ -79,6 +79,7 @@ type route struct {
 	estimate     *estimator  // kept across reloads while the module is the same
 	stats        *routeStats // kept across reloads
 	dropLate     bool        // on_deadline_miss = "drop"
+	reactor      *reactor    // a reactor module's snapshot and instances, else nil (reactor.go)
 }
 
 // routeStats count a route's requests by outcome.
@@ -240,12 +241,7 @@ func (s *Server) start(ctx context.Context) error {
 // compileRoutes builds every tenant's route map for cfg (tenants in cfg
 // order), reusing estimators and counters of the routes now served.
 func (s *Server) compileRoutes(ctx context.Context, cfg *config.Config) ([]map[string]*route, error) {
-	base := wazero.NewModuleConfig().
-		WithName(""). // a fresh, anonymous instance per request
-		WithStartFunctions().
-		WithSysWalltime().
-		WithSysNanotime().
-		WithRandSource(rand.Reader)
+	base := baseModuleConfig()
 	all := make([]map[string]*route, len(cfg.Tenants))
 	for ti, tc := range cfg.Tenants {
 		var old map[string]*route
@@ -257,6 +253,7 @@ func (s *Server) compileRoutes(ctx context.Context, cfg *config.Config) ([]map[s
 			name := tc.Name + rc.Path
 			m, err := s.engine.compileRoute(ctx, cfg, ti, ri)
 			if err != nil {
+				closeNewReactors(ctx, all[:ti], routes, s.tenants)
 				return nil, err
 			}
 			r := &route{srv: s, tenant: tc.Name, name: name, cfg: rc, module: m, moduleConfig: base,
@@ -264,9 +261,14 @@ func (s *Server) compileRoutes(ctx context.Context, cfg *config.Config) ([]map[s
 			if len(rc.Preopen) > 0 {
 				fsc, err := preopenFS(rc.Preopen)
 				if err != nil {
+					closeNewReactors(ctx, all[:ti], routes, s.tenants)
 					return nil, fmt.Errorf("%s: tenant %q route %q: %w", cfg.Where("tenant", strconv.Itoa(ti), "route", strconv.Itoa(ri), "preopen"), tc.Name, rc.Path, err)
 				}
 				r.moduleConfig = base.WithFSConfig(fsc)
+			}
+			if r.reactor, err = s.routeReactor(ctx, cfg, ti, ri, m, r.moduleConfig, old[rc.Path]); err != nil {
+				closeNewReactors(ctx, all[:ti], routes, s.tenants)
+				return nil, err
 			}
 			if prev := old[rc.Path]; prev != nil {
 				r.stats = prev.stats
@@ -287,6 +289,16 @@ func (s *Server) compileRoutes(ctx context.Context, cfg *config.Config) ([]map[s
 	return all, nil
 }
 
+// baseModuleConfig is what every instance of a route starts from.
+func baseModuleConfig() wazero.ModuleConfig {
+	return wazero.NewModuleConfig().
+		WithName(""). // a fresh, anonymous instance per request
+		WithStartFunctions().
+		WithSysWalltime().
+		WithSysNanotime().
+		WithRandSource(rand.Reader)
+}
+
 // Reload switches to cfg's routes: new or changed modules are compiled
 // first, then every tenant's route map is swapped at once; requests in
 // flight finish on the module they started with. Settings that shape the
@@ -304,7 +316,9 @@ func (s *Server) Reload(ctx context.Context, cfg *config.Config) error {
 		return err
 	}
 	for i, t := range s.tenants {
+		old := t.routeMap()
 		t.routes.Store(&routes[i])
+		closeOldReactors(ctx, old, routes[i])
 	}
 	s.cfg = cfg
 	s.log.Info("config reloaded", "config", cfg.File)
@@ -488,6 +502,9 @@ func (s *Server) close(ctx context.Context) error {
 	var err error
 	if s.perf != nil {
 		err = s.perf.close()
+	}
+	for _, t := range s.tenants {
+		closeOldReactors(ctx, t.routeMap(), nil) // their idle instances and write trackers
 	}
 	if terr := s.tracing.shutdown(); err == nil {
 		err = terr

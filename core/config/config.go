@@ -217,6 +217,9 @@ type Route struct {
 	Preopen map[string]string `toml:"preopen"`
 
 	preopenWritten map[string]string // Preopen's host paths as written, for messages
+	// Handler is the export a reactor module (no _start, an
+	// _initialize) serves each request with; commands ignore it.
+	Handler string `toml:"handler" default:"handle"`
 }
 
 // Load reads and validates a config file; modules are read relative to its

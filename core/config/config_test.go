@@ -162,6 +162,10 @@ gosledge.toml:8: tenant "demo" route #2: missing key "module"`},
 			`gosledge.toml:4: tenant "demo": key "policy.mtds": expected the table [tenant.policy.mtds] of policy "mtds"'s settings, found string "x"`},
 		{"bad deadline miss action", tenant + "on_deadline_miss = \"skip\"\n",
 			`gosledge.toml:8: tenant "demo" route "/fib": key "on_deadline_miss": want one of ["run" "drop"], got "skip"`},
+		{"empty handler", tenant + "handler = \"\"\n",
+			`gosledge.toml:8: tenant "demo" route "/fib": key "handler": must not be empty`},
+		{"handler that is not one", tenant + "handler = \"_initialize\"\n",
+			`gosledge.toml:8: tenant "demo" route "/fib": key "handler": "_initialize" is not a handler: name the export each request calls`},
 		{"memory_limit not a page multiple", tenant + "memory_limit = \"100KiB\"\n",
 			`gosledge.toml:8: tenant "demo" route "/fib": key "memory_limit": must be a multiple of 64KiB (the WebAssembly page size), got 100KiB`},
 		{"memory_limit too large", tenant + "memory_limit = \"8GiB\"\n",
@@ -327,6 +331,7 @@ func TestDefaults(t *testing.T) {
 		Interface:           InterfacePlain,
 		MaxBody:             1 << 20,
 		MemoryLimit:         64 << 20,
+		Handler:             "handle",
 	}
 	short := route
 	short.Path, short.Module = "/t", "./lib/../fib.wasm"

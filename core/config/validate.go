@@ -85,6 +85,7 @@ func (c *Config) validate(d *decoder) {
 			s.check("cpu_limit", positive(r.CPULimit))
 			s.check("max_concurrency", atLeast(r.MaxConcurrency, 1))
 			s.checkPreopens(r)
+			s.check("handler", checkHandler(r.Handler))
 		}
 	}
 }
@@ -149,6 +150,18 @@ func between(n, lo, hi int) error {
 func positive(d time.Duration) error {
 	if d <= 0 {
 		return fmt.Errorf("must be positive, got %s", d)
+	}
+	return nil
+}
+
+// checkHandler refuses an empty handler and the exports that are not
+// handlers: a reactor's _initialize, a command's _start, gosledge's own.
+func checkHandler(h string) error {
+	switch {
+	case h == "":
+		return errors.New("must not be empty")
+	case h == "_start" || h == "_initialize" || strings.HasPrefix(h, "__gosledge"):
+		return fmt.Errorf("%q is not a handler: name the export each request calls", h)
 	}
 	return nil
 }
