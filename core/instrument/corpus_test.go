@@ -44,7 +44,8 @@ var corpus = []struct {
 var corpusVariants = []corpusVariant{
 	{"original", nil},
 	{"every", &Options{everySafepoint: true}},
-	{"elided", &Options{}},
+	{"elided", &Options{noUnroll: true}},
+	{"unrolled", &Options{}},
 }
 
 type corpusVariant struct {

@@ -75,7 +75,7 @@ var diffCases = []struct {
 	{"start.wasm", []call{c("sum")}},
 	{"simd.wasm", []call{
 		c("vsum", 1), cy("vsum", 200), c("shuffle"), c("lanes", 7), c("lanes", 0xffff),
-		cy("fp", 10), c("bits", 0x5a), c("bits", 3),
+		cy("fp", 40), c("bits", 0x5a), c("bits", 3),
 	}},
 	{"bulk.wasm", []call{
 		c("init", 0, 16), c("load", 0), c("load", 8), c("init", 65530, 16), c("drop"), c("init", 0, 0), c("init", 0, 1),

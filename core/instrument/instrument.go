@@ -32,6 +32,9 @@ type Options struct {
 	// everySafepoint puts a safepoint at every function entry and loop
 	// header, as before elision (elide.go); for tests and benchmarks.
 	everySafepoint bool
+	// noUnroll keeps every loop as it is (unroll.go); for tests and
+	// benchmarks.
+	noUnroll bool
 }
 
 // Defaults used for empty Options fields.
@@ -190,10 +193,10 @@ type module struct {
 	checked []bool
 
 	// trackLabels is set when a name section exists; loopLabels then holds,
-	// per defined function, the function label indices of its loops that
-	// have a safepoint.
+	// per defined function, the labels its rewrite added to its body
+	// (loop safepoints, unrolled loops) but not its entry safepoint.
 	trackLabels bool
-	loopLabels  [][]uint32
+	loopLabels  [][]labelInsert
 }
 
 // remapFunc maps an original function index to its index in the

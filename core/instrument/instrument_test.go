@@ -358,13 +358,15 @@ func TestLabelNames(t *testing.T) {
 		subsection(1, funcs), subsection(2, locals), subsection(3, labels), subsection(42, unknown))...)
 
 	// f calls nothing: elided, it has no entry safepoint, and its loops
-	// keep theirs.
+	// keep theirs. l3 is unrolled 4 times: an exit block before it, its
+	// safepoint's if, and three more ifs (no labels in its body) before b4.
 	for _, tc := range []struct {
 		opt    Options
 		labels []byte
 	}{
 		{Options{everySafepoint: true}, []byte{1, 2, 4, 5, 7}},
-		{Options{}, []byte{0, 1, 3, 4, 6}},
+		{Options{noUnroll: true}, []byte{0, 1, 3, 4, 6}},
+		{Options{}, []byte{0, 1, 3, 5, 10}},
 	} {
 		out := mustInstrument(t, in, tc.opt)
 		var wantLabels []byte
@@ -377,7 +379,7 @@ func TestLabelNames(t *testing.T) {
 		wantLocals := appendName([]byte{1, 2, 1, 0}, "x")
 		want := nameSection(subsection(1, wantFuncs), subsection(2, wantLocals), subsection(3, wantLabels), subsection(42, unknown))
 		if !bytes.HasSuffix(out, want) {
-			t.Errorf("every=%v: name section not rewritten as expected:\n got % x\nwant suffix % x", tc.opt.everySafepoint, out[len(out)-len(want):], want)
+			t.Errorf("%+v: name section not rewritten as expected:\n got % x\nwant suffix % x", tc.opt, out[len(out)-len(want):], want)
 		}
 	}
 }
