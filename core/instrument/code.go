@@ -251,9 +251,10 @@ type funcState struct {
 
 	// While a copy of an unrolled loop's body is walked (unroll.go):
 	// the walk stops at stop (a buffer position) at depth 0, and branches
-	// out of the loop reach one label further.
+	// out of the loop reach shift labels further.
 	unrolling bool
 	stop      int
+	shift     uint32
 }
 
 // labelInsert records labels the rewrite added before the original body's
@@ -290,7 +291,7 @@ func (m *module) walk(r *reader, out []byte, fs *funcState) ([]byte, error) {
 		}
 		if fs != nil && fs.unrolling && (op == opBr || op == opBrIf || op == opBrTable) {
 			fs.info.size++
-			if out, err = shiftBranch(r, out, op, depth); err != nil {
+			if out, err = shiftBranch(r, out, op, depth, fs.shift); err != nil {
 				return nil, err
 			}
 			continue

@@ -144,8 +144,8 @@ func customSections(t *testing.T, wasm []byte) []string {
 }
 
 // TestExactOutput pins the bytes of a small module's rewrite, with every
-// safepoint and elided: spin and once call nothing, so neither needs an
-// entry safepoint; spin's loop keeps its own.
+// safepoint, elided, and unrolled: spin and once call nothing, so neither
+// needs an entry safepoint; spin's loop keeps its own.
 func TestExactOutput(t *testing.T) {
 	// spin.wasm has types () -> () and () -> i32, no imports, no globals.
 	sp := encodeSafepoint(0, 0)
@@ -158,9 +158,18 @@ func TestExactOutput(t *testing.T) {
 			{byte(1 + len(sp) + 2 + len(sp) + 4), 0}, sp, {0x03, 0x40}, sp, {0x0c, 0x00, 0x0b, 0x0b},
 			{byte(1 + len(sp) + 3), 0}, sp, {0x41, 0x2a, 0x0b},
 		}, nil)},
-		{Options{InitialFuel: 300}, bytes.Join([][]byte{
+		{Options{InitialFuel: 300, noUnroll: true}, bytes.Join([][]byte{
 			{2},
 			{byte(1 + 2 + len(sp) + 4), 0}, {0x03, 0x40}, sp, {0x0c, 0x00, 0x0b, 0x0b},
+			{4, 0, 0x41, 0x2a, 0x0b},
+		}, nil)},
+		// Unrolled 4 times (unroll.go): in the first three copies br 0
+		// continues into the next copy; the last one goes back to the
+		// header.
+		{Options{InitialFuel: 300}, bytes.Join([][]byte{
+			{2},
+			{byte(1 + 4 + len(sp) + 3*7 + 5), 0, 0x02, 0x40, 0x03, 0x40}, sp,
+			bytes.Repeat([]byte{0x02, 0x40, 0x0c, 0x00, 0x0c, 0x02, 0x0b}, 3), {0x0c, 0x00, 0x0b, 0x0b, 0x0b},
 			{4, 0, 0x41, 0x2a, 0x0b},
 		}, nil)},
 	} {
