@@ -184,12 +184,12 @@ func (m *module) rewriteCode(s section) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("function %d: %w", fn, err)
 		}
-		fs = funcState{inserts: fs.inserts[:0], info: funcInfo{callees: fs.info.callees[:0]}}
+		fs = funcState{fn: i, inserts: fs.inserts[:0], open: fs.open[:0], info: funcInfo{callees: fs.info.callees[:0], inLoop: fs.info.inLoop[:0]}}
 		if body, err = m.rewriteBody(newReader(b, base), body[:0], &fs, m.entryCheck(i)); err != nil {
 			return nil, fmt.Errorf("function %d: %w", fn, err)
 		}
 		if m.funcs != nil {
-			m.funcs[i] = funcInfo{callees: slices.Clone(fs.info.callees), opaque: fs.info.opaque, size: fs.info.size}
+			m.funcs[i] = funcInfo{callees: slices.Clone(fs.info.callees), inLoop: slices.Clone(fs.info.inLoop), opaque: fs.info.opaque, size: fs.info.size}
 		}
 		if m.trackLabels && len(fs.inserts) > 0 {
 			m.loopLabels[i] = slices.Clone(fs.inserts)
@@ -245,7 +245,10 @@ func (m *module) rewriteConstExpr(r *reader, out []byte) ([]byte, error) {
 // label names can be renumbered around the inserted safepoint blocks, and
 // records what the entry checks are planned from (elide.go).
 type funcState struct {
-	labels  uint32        // block, loop and if of the original body seen so far
+	fn          uint32        // defined function index
+	labels      uint32        // block, loop and if of the original body seen so far
+	loopOrdinal int32         // loops of the original body seen so far
+	open        []int32       // per open block, loop or if, the ordinal of the innermost loop it is in, or -1
 	inserts []labelInsert // labels the rewrite added, by position, ascending
 	info    funcInfo
 
@@ -319,6 +322,9 @@ func (m *module) walk(r *reader, out []byte, fs *funcState) ([]byte, error) {
 					return append(out, op), nil
 				}
 				depth--
+				if fs != nil {
+					fs.closed()
+				}
 			}
 		case immBlock:
 			if err := readBlockType(r, m.numTypes); err != nil {
@@ -326,7 +332,9 @@ func (m *module) walk(r *reader, out []byte, fs *funcState) ([]byte, error) {
 			}
 			depth++
 			if fs != nil {
-				if op == opLoop && r.pos == start+2 && r.buf[start+1] == blockEmpty {
+				fs.opened(op)
+				check := op == opLoop && (m.loopCheck(*r) || m.forcedLoop(fs.fn, fs.innermostLoop()))
+				if check && r.pos == start+2 && r.buf[start+1] == blockEmpty {
 					if k, stop := m.unrollFactor(*r); k > 1 {
 						depth--
 						if out, err = m.unroll(r, out, fs, start, k, stop); err != nil {
@@ -335,7 +343,7 @@ func (m *module) walk(r *reader, out []byte, fs *funcState) ([]byte, error) {
 						continue
 					}
 				}
-				if op == opLoop && m.loopCheck(*r) {
+				if check {
 					fs.insertLabels(fs.labels+1, 1) // the safepoint's if
 					out = append(out, r.buf[start:r.pos]...)
 					out = append(out, m.safepoint...)

@@ -107,7 +107,7 @@ var diffCases = []struct {
 	{"unroll.wasm", []call{
 		cy("count", 100), c("count", 1), c("count", 0), cy("fill", 300), cy("find", 30), cy("find", 100), c("find", 0),
 		cy("mixed", 100), c("mixed", 1), c("mixed", 3), c("mixed", 2000), cy("typed", 9), cy("exits", 9), cy("large", 9),
-		cy("nested", 30), cy("calls", 20),
+		cy("nested", 30), cy("calls", 20), cy("tree", 10), c("tree", 0),
 	}},
 	{"spin.wasm", []call{c("once")}},
 	{"empty.wasm", nil},

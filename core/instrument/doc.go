@@ -99,13 +99,20 @@
 // a call of a checked function or a nested loop before any if, else,
 // branch, return, tail call, unreachable or the loop's end: every
 // iteration then passes a safepoint anyway (a nested loop passes its own,
-// or elided one the same way). Options.everySafepoint (tests only) keeps a
-// safepoint at every entry and loop header.
+// or elided one the same way). A loop of empty block type that holds no
+// loop and no call, whose safepoint therefore stays, is unrolled when
+// small (unroll.go): up to 4 copies of its body, 64 instructions in all,
+// under one safepoint; in each copy but the last a branch back to the
+// loop continues into the next copy, so one safepoint covers up to 4
+// iterations. Options.everySafepoint (tests only) keeps a safepoint at
+// every entry and loop header and unrolls nothing.
 //
 // The bound. Take a stretch of guest execution between two safepoints.
 // In it, no activation branches back to a loop header without passing a
-// safepoint, so each activation runs its body forward, each instruction
-// at most once. A call of a checked function ends the stretch; an
+// safepoint, so each activation runs its rewritten body forward, each
+// instruction at most once (an unrolled loop's copies follow one another
+// forward: a branch from the last copy back to the loop passes its
+// header's safepoint). A call of a checked function ends the stretch; an
 // unchecked callee, reached directly or through call_indirect, is acyclic
 // among the unchecked functions and runs at most 1000 instructions with
 // everything it calls. So one activation of f runs at most size(f) + 1000
@@ -113,7 +120,10 @@
 // most the activations on the stack (returns resume their callers, which
 // run forward in the same way), whose depth the engine bounds (a stack
 // overflow traps). Host calls (imports) are bounded by the host. Before
-// elision the bound was the same with 0 for the 1000. A yield comes at
+// elision the bound was the same with 0 for the 1000. size(f) is that of
+// the rewritten body: unrolling adds at most 64 instructions per loop it
+// unrolls (the plan counts them, so an unchecked function's cost includes
+// its copies). A yield comes at
 // the latest after fuel such stretches, and the host calibrates the fuel
 // by time.
 //

@@ -191,6 +191,10 @@ type module struct {
 	// gets one (during the first walk, or with Options.everySafepoint).
 	funcs   []funcInfo
 	checked []bool
+	// forced lists per defined function, ascending, the ordinals of the
+	// loops that keep their safepoint because the plan relies on it
+	// (planChecks).
+	forced [][]int32
 
 	// trackLabels is set when a name section exists; loopLabels then holds,
 	// per defined function, the labels its rewrite added to its body

@@ -61,7 +61,7 @@ func (m *module) unrollFactor(r reader) (k, stop int) {
 		}
 		imm := opImm[op]
 		switch op {
-		case opLoop, opCall, opCallInd, opRetCall, opRetCallInd:
+		case opLoop, opRetCall, opRetCallInd:
 			return 1, 0
 		case opBlock, opIf:
 			if readBlockType(&r, m.numTypes) != nil {
@@ -138,6 +138,7 @@ func (m *module) unroll(r *reader, out []byte, fs *funcState, start, k, stop int
 		return nil, r.fail(ErrMalformed, "internal: unrolled loop does not end where its scan did")
 	}
 	fs.info.size++
+	fs.closed()
 	return append(out, opEnd, opEnd), nil
 }
 

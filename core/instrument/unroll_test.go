@@ -29,7 +29,8 @@ func TestUnroll(t *testing.T) {
 		{"exits", 10, 3, 10, "comes back with br, leaves with br_if from the middle"},
 		{"large", 5, 5, 5, "too large: not unrolled"},
 		{"nested", 10, 16, 46, "the inner loop, ceil(max(1, i)/4) per outer iteration; the outer loop's check is elided"},
-		{"calls", 5, 5, 5, "calls: not unrolled"},
+		{"calls", 5, 2, 5, "calls a function without a safepoint"},
+		{"tree", 4, 15, 30, "no entry safepoint: the loop around the recursive call has one, passed once per inner node (twice not unrolled)"},
 	} {
 		for _, mode := range []struct {
 			opt  Options

@@ -89,11 +89,21 @@
         (br_if $inner (i32.lt_u (local.tee $j (i32.add (local.get $j) (i32.const 1))) (local.get $i))))
       (br_if $outer (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n))))
     (local.get $acc))
-  ;; Not unrolled: a call in the body.
+  ;; A call in the body (of a leaf with no safepoint): unrolled.
   (func $id (param i32) (result i32) (local.get 0))
   (func (export "calls") (param $n i32) (result i32)
     (loop $l
       (br_if $l (local.tee $n (call $id (i32.sub (local.get $n) (i32.const 1))))))
     (local.get $n))
+  ;; Recursion through a loop: a binary tree of depth n, 2^n leaves. The
+  ;; loop keeps its safepoint because the recursion relies on it, so tree
+  ;; has none at its entry; unrolled, it passes one per inner node.
+  (func $tree (export "tree") (param $n i32) (result i32)
+    (local $i i32) (local $acc i32)
+    (if (i32.eqz (local.get $n)) (then (return (i32.const 1))))
+    (loop $l
+      (local.set $acc (i32.add (local.get $acc) (call $tree (i32.sub (local.get $n) (i32.const 1)))))
+      (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 2))))
+    (local.get $acc))
   (data (i32.const 40) "\07")
 )
