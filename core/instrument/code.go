@@ -249,8 +249,8 @@ type funcState struct {
 	labels      uint32        // block, loop and if of the original body seen so far
 	loopOrdinal int32         // loops of the original body seen so far
 	open        []int32       // per open block, loop or if, the ordinal of the innermost loop it is in, or -1
-	inserts []labelInsert // labels the rewrite added, by position, ascending
-	info    funcInfo
+	inserts     []labelInsert // labels the rewrite added, by position, ascending
+	info        funcInfo
 
 	// While a copy of an unrolled loop's body is walked (unroll.go):
 	// the walk stops at stop (a buffer position) at depth 0, and branches
