@@ -103,10 +103,11 @@ var diffCases = []struct {
 	{"elide.wasm", []call{
 		c("leaf", 4), cy("self", 10), cy("even", 11), c("even", 0), cy("indirect", 6), c("indirect", 0), c("host", 3),
 		cy("loop_call", 100), cy("loop_cond", 101), cy("loop_late", 50), c("loop_late", 0), cy("loop_leaf", 100), cy("nested", 50),
+		cy("loop_rec", 40), c("loop_rec", 1), cy("rec_a", 8), c("rec_a", 0),
 	}},
 	{"unroll.wasm", []call{
 		cy("count", 100), c("count", 1), c("count", 0), cy("fill", 300), cy("find", 30), cy("find", 100), c("find", 0),
-		cy("mixed", 100), c("mixed", 1), c("mixed", 3), c("mixed", 2000), cy("typed", 9), cy("exits", 9), cy("large", 9),
+		c("mixed", 100), c("mixed", 1), c("mixed", 3), c("mixed", 2000), cy("typed", 9), cy("exits", 9), cy("large", 9),
 		cy("nested", 30), cy("calls", 20), cy("tree", 10), c("tree", 0),
 	}},
 	{"spin.wasm", []call{c("once")}},

@@ -94,7 +94,7 @@ func (m *module) planChecks() {
 	covered := make([][]bool, n) // per function and call site
 	for v, f := range m.funcs {
 		for k, w := range f.callees {
-			if !checked[w] && comp[w] == comp[v] && f.inLoop[k] >= 0 {
+			if !checked[w] && comp[w] == comp[v] && f.inLoop[k] >= 0 && !m.opt.noLoopCover {
 				if covered[v] == nil {
 					covered[v] = make([]bool, len(f.callees))
 				}

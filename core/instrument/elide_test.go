@@ -61,6 +61,9 @@ func TestElision(t *testing.T) {
 		{"loop_late", false, 1, 1, "", "the call comes after a branch"},
 		{"loop_leaf", false, 1, 1, "calls only a leaf", "the leaf has no safepoint"},
 		{"nested", false, 1, 2, "", "the outer loop enters the inner one first"},
+		{"loop_rec", false, 1, 1, "its recursive call is inside a loop", "the recursion relies on the loop's safepoint"},
+		{"rec_a", false, 1, 1, "its cycle passes its loop", "the cycle relies on the loop's safepoint"},
+		{"rec_b", false, 0, 0, "its cycle passes rec_a's loop", ""},
 	}
 	entry, count := safepointPlan(t, mustInstrument(t, in, Options{}), sp)
 	everyEntry, everyCount := safepointPlan(t, mustInstrument(t, in, Options{everySafepoint: true}), sp)

@@ -32,9 +32,12 @@ type Options struct {
 	// everySafepoint puts a safepoint at every function entry and loop
 	// header, as before elision (elide.go); for tests and benchmarks.
 	everySafepoint bool
-	// noUnroll keeps every loop as it is (unroll.go); for tests and
+	// noUnroll keeps every loop as it is (unroll.go), and noLoopCover
+	// counts calls inside loops towards cycles like any other (elide.go):
+	// both together plan as before either existed; for tests and
 	// benchmarks.
-	noUnroll bool
+	noUnroll    bool
+	noLoopCover bool
 }
 
 // Defaults used for empty Options fields.

@@ -163,13 +163,13 @@ func TestExactOutput(t *testing.T) {
 			{byte(1 + 2 + len(sp) + 4), 0}, {0x03, 0x40}, sp, {0x0c, 0x00, 0x0b, 0x0b},
 			{4, 0, 0x41, 0x2a, 0x0b},
 		}, nil)},
-		// Unrolled 4 times (unroll.go): in the first three copies br 0
-		// continues into the next copy; the last one goes back to the
-		// header.
+		// Unrolled maxUnroll times (unroll.go): in every copy but the
+		// last br 0 continues into the next copy; the last one goes back
+		// to the header.
 		{Options{InitialFuel: 300}, bytes.Join([][]byte{
 			{2},
-			{byte(1 + 4 + len(sp) + 3*7 + 5), 0, 0x02, 0x40, 0x03, 0x40}, sp,
-			bytes.Repeat([]byte{0x02, 0x40, 0x0c, 0x00, 0x0c, 0x02, 0x0b}, 3), {0x0c, 0x00, 0x0b, 0x0b, 0x0b},
+			appendU32(nil, uint32(1+4+len(sp)+(maxUnroll-1)*7+5)), {0, 0x02, 0x40, 0x03, 0x40}, sp,
+			bytes.Repeat([]byte{0x02, 0x40, 0x0c, 0x00, 0x0c, 0x02, 0x0b}, maxUnroll-1), {0x0c, 0x00, 0x0b, 0x0b, 0x0b},
 			{4, 0, 0x41, 0x2a, 0x0b},
 		}, nil)},
 	} {
@@ -367,15 +367,16 @@ func TestLabelNames(t *testing.T) {
 		subsection(1, funcs), subsection(2, locals), subsection(3, labels), subsection(42, unknown))...)
 
 	// f calls nothing: elided, it has no entry safepoint, and its loops
-	// keep theirs. l3 is unrolled 4 times: an exit block before it, its
-	// safepoint's if, and three more ifs (no labels in its body) before b4.
+	// keep theirs. l3 is unrolled maxUnroll times: an exit block before
+	// it, its safepoint's if, and the blocks of all copies but the last
+	// (no labels in its body) before b4.
 	for _, tc := range []struct {
 		opt    Options
 		labels []byte
 	}{
 		{Options{everySafepoint: true}, []byte{1, 2, 4, 5, 7}},
 		{Options{noUnroll: true}, []byte{0, 1, 3, 4, 6}},
-		{Options{}, []byte{0, 1, 3, 5, 10}},
+		{Options{}, []byte{0, 1, 3, 5, 6 + maxUnroll}},
 	} {
 		out := mustInstrument(t, in, tc.opt)
 		var wantLabels []byte

@@ -38,9 +38,9 @@ import "math"
 
 const (
 	// maxUnroll is the most copies of a loop body.
-	maxUnroll = 4
+	maxUnroll = 8
 	// unrollBudget bounds the instructions of a loop's copies together.
-	unrollBudget = 64
+	unrollBudget = 256
 )
 
 // unrollFactor reports how many copies of the loop whose body r is at

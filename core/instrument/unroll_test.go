@@ -9,27 +9,33 @@ import (
 
 // TestUnroll counts the safepoints each loop of unroll.wasm passes, with a
 // yield at every one (fuel 0, and the yield grants 0): an unrolled loop
-// passes one per 4 iterations, however it branches back or out, and still
+// passes one per maxUnroll iterations, however it branches back or out, and still
 // yields; a loop left alone passes one per iteration, and so does every
 // loop with noUnroll.
 func TestUnroll(t *testing.T) {
 	ctx := context.Background()
+	const k = maxUnroll // the bodies are small enough for the most copies
+	ceil := func(n int64) int64 { return (n + k - 1) / k }
+	nested := int64(0) // the inner loop runs max(1, i) times for i < 10
+	for i := range int64(10) {
+		nested += ceil(max(1, i))
+	}
 	for _, tc := range []struct {
 		fn              string
 		arg             uint64
 		unrolled, plain int64
 		why             string
 	}{
-		{"count", 100, 25, 100, "100 iterations, 4 per safepoint"},
+		{"count", 100, ceil(100), 100, "100 iterations, k per safepoint"},
 		{"count", 1, 1, 1, "one iteration still passes the header"},
-		{"fill", 10, 3, 10, "10 iterations"},
-		{"find", 1000, 11, 41, "leaves from the middle of iteration 41"},
-		{"find", 5, 2, 5, "runs out before it finds"},
+		{"fill", 10, ceil(10), 10, "10 iterations"},
+		{"find", 1000, ceil(41), 41, "leaves from the middle of iteration 41"},
+		{"find", 5, ceil(5), 5, "runs out before it finds"},
 		{"typed", 10, 10, 10, "a result type: not unrolled"},
-		{"exits", 10, 3, 10, "comes back with br, leaves with br_if from the middle"},
+		{"exits", 10, ceil(10), 10, "comes back with br, leaves with br_if from the middle"},
 		{"large", 5, 5, 5, "too large: not unrolled"},
-		{"nested", 10, 16, 46, "the inner loop, ceil(max(1, i)/4) per outer iteration; the outer loop's check is elided"},
-		{"calls", 5, 2, 5, "calls a function without a safepoint"},
+		{"nested", 10, nested, 46, "the inner loop, ceil(max(1, i)/k) per outer iteration; the outer loop's check is elided"},
+		{"calls", 5, ceil(5), 5, "calls a function without a safepoint"},
 		{"tree", 4, 15, 30, "no entry safepoint: the loop around the recursive call has one, passed once per inner node (twice not unrolled)"},
 	} {
 		for _, mode := range []struct {
