@@ -31,10 +31,18 @@ import "math"
 // "Where safepoints go"): the bound is unchanged in terms of the rewritten
 // body, whose size the elision plan counts.
 //
-// Only loops without nested loops and calls are unrolled (their header
-// keeps its safepoint whatever the plan), whose block type is empty (a
-// copy must leave the stack as it found it), and only while k copies stay
-// within unrollBudget instructions.
+// Only loops that keep their safepoint are unrolled (one whose every
+// iteration passes a checked call gains nothing), without nested loops (a
+// loop inside would be copied k times, and loops nested that way k^depth),
+// tail calls or waits (which become host calls), whose block type is
+// empty (a copy must leave the stack as it found it), and only while k
+// copies stay within unrollBudget instructions. Calls are allowed: one to
+// a checked function ends the stretch, one to an unchecked function costs
+// what the plan counts, per call site, copies included. Whether a loop
+// qualifies does not depend on the plan except through its safepoint, and
+// the first walk, which the plan is made from, keeps every safepoint: so
+// it unrolls at least what the second does, and the sizes and call sites
+// the plan counts are never fewer than those written.
 
 const (
 	// maxUnroll is the most copies of a loop body.
