@@ -104,7 +104,9 @@ func (m *module) unrollFactor(r reader) (k, stop int) {
 		if imm == immInvalid || readImmediate(&r, immediateShape(imm)) != nil {
 			return 1, 0
 		}
-		size++
+		if size++; size > unrollBudget/2 {
+			return 1, 0 // fewer than 2 copies fit
+		}
 	}
 }
 
