@@ -136,3 +136,29 @@ func TestElisionCost(t *testing.T) {
 		}
 	}
 }
+
+// TestElisionCostCountsCopies: an unrolled loop's copies count towards its
+// function's cost. One function of 800 nops and a loop of 120 nops, 925
+// instructions, is within maxUncheckedCost as written; unrolled twice it
+// is over, and gets an entry safepoint.
+func TestElisionCostCountsCopies(t *testing.T) {
+	b := bytes.Clone(wasmHeader)
+	b = appendSection(b, secType, []byte{1, 0x60, 0, 0})
+	b = appendSection(b, secFunction, []byte{1, 0})
+	body := append([]byte{0}, bytes.Repeat([]byte{0x01}, 800)...)
+	body = append(body, opLoop, blockEmpty)
+	body = append(body, bytes.Repeat([]byte{0x01}, 120)...)
+	body = append(body, opI32Const, 0, opBrIf, 0, opEnd, opEnd)
+	code := appendU32(appendU32(nil, 1), uint32(len(body)))
+	b = appendSection(b, secCode, append(code, body...))
+	sp := encodeSafepoint(0, 0)
+	for _, tc := range []struct {
+		opt   Options
+		entry bool
+	}{{Options{noUnroll: true}, false}, {Options{}, true}} {
+		entry, count := safepointPlan(t, mustInstrument(t, b, tc.opt), sp)
+		if entry[0] != tc.entry || count[0] != 1+btoi(tc.entry) {
+			t.Errorf("noUnroll=%v: entry safepoint %v, %d safepoints; want %v, %d", tc.opt.noUnroll, entry[0], count[0], tc.entry, 1+btoi(tc.entry))
+		}
+	}
+}
