@@ -171,7 +171,7 @@ func (m *module) rewriteCode(s section) ([]byte, error) {
 	var body []byte // reused across functions
 	var fs funcState
 	if m.trackLabels {
-		m.loopLabels = make([][]uint32, n)
+		m.loopLabels = make([][]labelInsert, n)
 	}
 	for i := uint32(0); i < n; i++ {
 		fn := m.numImportedFuncs + i
@@ -184,15 +184,15 @@ func (m *module) rewriteCode(s section) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("function %d: %w", fn, err)
 		}
-		fs = funcState{loops: fs.loops[:0], info: funcInfo{callees: fs.info.callees[:0]}}
+		fs = funcState{fn: i, inserts: fs.inserts[:0], open: fs.open[:0], info: funcInfo{callees: fs.info.callees[:0], inLoop: fs.info.inLoop[:0]}}
 		if body, err = m.rewriteBody(newReader(b, base), body[:0], &fs, m.entryCheck(i)); err != nil {
 			return nil, fmt.Errorf("function %d: %w", fn, err)
 		}
 		if m.funcs != nil {
-			m.funcs[i] = funcInfo{callees: slices.Clone(fs.info.callees), opaque: fs.info.opaque, size: fs.info.size}
+			m.funcs[i] = funcInfo{callees: slices.Clone(fs.info.callees), inLoop: slices.Clone(fs.info.inLoop), opaque: fs.info.opaque, size: fs.info.size}
 		}
-		if m.trackLabels && len(fs.loops) > 0 {
-			m.loopLabels[i] = append([]uint32(nil), fs.loops...)
+		if m.trackLabels && len(fs.inserts) > 0 {
+			m.loopLabels[i] = slices.Clone(fs.inserts)
 		}
 		out = appendU32(out, uint32(len(body)))
 		out = append(out, body...)
@@ -245,9 +245,33 @@ func (m *module) rewriteConstExpr(r *reader, out []byte) ([]byte, error) {
 // label names can be renumbered around the inserted safepoint blocks, and
 // records what the entry checks are planned from (elide.go).
 type funcState struct {
-	labels uint32   // block, loop and if seen so far
-	loops  []uint32 // function label indices of the loops with a safepoint, ascending
-	info   funcInfo
+	fn          uint32        // defined function index
+	labels      uint32        // block, loop and if of the original body seen so far
+	loopOrdinal int32         // loops of the original body seen so far
+	open        []int32       // per open block, loop or if, the ordinal of the innermost loop it is in, or -1
+	inserts     []labelInsert // labels the rewrite added, by position, ascending
+	info        funcInfo
+
+	// While a copy of an unrolled loop's body is walked (unroll.go):
+	// the walk stops at stop (a buffer position) at depth 0, and branches
+	// out of the loop reach shift labels further.
+	unrolling bool
+	stop      int
+	shift     uint32
+}
+
+// labelInsert records labels the rewrite added before the original body's
+// label at (a function label index): those from at on shift by total, the
+// labels added there and at every earlier insert.
+type labelInsert struct{ at, total uint32 }
+
+// insertLabels records n labels added before original label at, which is
+// at or past every earlier insert's.
+func (fs *funcState) insertLabels(at, n uint32) {
+	if k := len(fs.inserts); k > 0 {
+		n += fs.inserts[k-1].total
+	}
+	fs.inserts = append(fs.inserts, labelInsert{at, n})
 }
 
 // walk decodes instructions up to and including the end that closes the
@@ -259,11 +283,21 @@ type funcState struct {
 func (m *module) walk(r *reader, out []byte, fs *funcState) ([]byte, error) {
 	depth := 0
 	for {
+		if fs != nil && fs.unrolling && depth == 0 && r.pos == fs.stop {
+			return out, nil
+		}
 		start := r.pos
 		off := r.offset()
 		op, err := r.byte("expression: missing end")
 		if err != nil {
 			return nil, err
+		}
+		if fs != nil && fs.unrolling && (op == opBr || op == opBrIf || op == opBrTable) {
+			fs.info.size++
+			if out, err = shiftBranch(r, out, op, depth, fs.shift); err != nil {
+				return nil, err
+			}
+			continue
 		}
 		if fs != nil {
 			fs.info.size++
@@ -289,6 +323,9 @@ func (m *module) walk(r *reader, out []byte, fs *funcState) ([]byte, error) {
 					return append(out, op), nil
 				}
 				depth--
+				if fs != nil {
+					fs.closed()
+				}
 			}
 		case immBlock:
 			if err := readBlockType(r, m.numTypes); err != nil {
@@ -296,8 +333,19 @@ func (m *module) walk(r *reader, out []byte, fs *funcState) ([]byte, error) {
 			}
 			depth++
 			if fs != nil {
-				if op == opLoop && m.loopCheck(*r) {
-					fs.loops = append(fs.loops, fs.labels)
+				fs.opened(op)
+				check := op == opLoop && (m.loopCheck(*r) || m.forcedLoop(fs.fn, fs.innermostLoop()))
+				if check && r.pos == start+2 && r.buf[start+1] == blockEmpty {
+					if k, stop := m.unrollFactor(*r); k > 1 {
+						depth--
+						if out, err = m.unroll(r, out, fs, start, k, stop); err != nil {
+							return nil, err
+						}
+						continue
+					}
+				}
+				if check {
+					fs.insertLabels(fs.labels+1, 1) // the safepoint's if
 					out = append(out, r.buf[start:r.pos]...)
 					out = append(out, m.safepoint...)
 					fs.labels++

@@ -43,8 +43,8 @@ var corpus = []struct {
 // baseline.
 var corpusVariants = []corpusVariant{
 	{"original", nil},
-	{"every", &Options{everySafepoint: true}},
-	{"elided", &Options{}},
+	{"before", &Options{noUnroll: true, noLoopCover: true}}, // elision as of the previous table
+	{"after", &Options{}},
 }
 
 type corpusVariant struct {
@@ -144,7 +144,7 @@ func TestCorpusDifferential(t *testing.T) {
 }
 
 // BenchmarkSafepointCorpus runs every corpus program in every variant
-// (original, every safepoint, elided), interleaved: each b.Loop iteration
+// (corpusVariants: original, before, after), interleaved: each b.Loop iteration
 // is one round that times one call of every program in every variant, the
 // variants' order rotating between rounds. It reports per program and
 // instrumented variant the overhead of the medians (variant/original - 1,

@@ -87,37 +87,59 @@
 // # Where safepoints go
 //
 // The code is walked twice. The first walk records, per defined function,
-// its size in instructions, the functions it calls directly (call,
-// return_call) and whether it makes an opaque call: call_indirect,
-// return_call_indirect, or a call of an import (host code, which could
-// re-enter the guest through an export). From that, a function gets an
-// entry safepoint (is checked) if it makes an opaque call, if it is on a
-// cycle of direct calls among the other functions (a self-call or a
-// strongly connected component of more than one), or if its cost, its
-// size plus the costs of the unchecked functions it calls, one per call
-// site, exceeds maxUncheckedCost (1000) instructions. The second walk
-// writes the module: entry safepoints where planned, and a safepoint after
-// a loop header unless its body, read straight on through blocks, reaches
-// a call of a checked function or a nested loop before any if, else,
-// branch, return, tail call, unreachable or the loop's end: every
-// iteration then passes a safepoint anyway (a nested loop passes its own,
-// or elided one the same way). Options.everySafepoint (tests only) keeps a
-// safepoint at every entry and loop header.
+// its size in instructions (of the rewritten body, unrolled copies
+// included), the functions it calls directly (call, return_call), for
+// each call site the innermost loop it is in, and whether it makes an
+// opaque call: call_indirect, return_call_indirect, or a call of an
+// import (host code, which could re-enter the guest through an export).
+// From that, a function gets an entry safepoint (is checked) if it makes
+// an opaque call, if it is on a cycle of direct calls among the other
+// functions (a self-call or a strongly connected component of more than
+// one), or if its cost, its size plus the costs of the unchecked functions
+// it calls, one per call site, exceeds maxUncheckedCost (1000)
+// instructions. A call inside a loop from one function of a component to
+// another (fib's "for (;;) r += fib(n - 1)") counts neither towards
+// cycles nor towards costs: that loop keeps the safepoint after its
+// header whatever its body (a forced loop), which every path to the call
+// passes, first iteration included, so the cycle through it is checked
+// there. The second walk writes the module: entry safepoints where
+// planned, and a safepoint after a loop header if the loop is forced or
+// unless its body, read straight on through blocks, reaches a call of a
+// checked function or a nested loop before any if, else, branch, return,
+// tail call, unreachable or the loop's end: every iteration then passes a
+// safepoint anyway (a nested loop passes its own, or elided one the same
+// way). A loop that keeps its safepoint, holds no loop (nor a tail call
+// or a wait), and has an empty block type is unrolled when small
+// (unroll.go): up to maxUnroll (8) copies of its body, unrollBudget (256)
+// instructions in all, under one safepoint; in each copy but the last a
+// branch back to the loop continues into the next copy, so one safepoint
+// covers up to 8 iterations. Options.everySafepoint (tests only) keeps a
+// safepoint at every entry and loop header and unrolls nothing.
 //
 // The bound. Take a stretch of guest execution between two safepoints.
 // In it, no activation branches back to a loop header without passing a
-// safepoint, so each activation runs its body forward, each instruction
-// at most once. A call of a checked function ends the stretch; an
-// unchecked callee, reached directly or through call_indirect, is acyclic
-// among the unchecked functions and runs at most 1000 instructions with
-// everything it calls. So one activation of f runs at most size(f) + 1000
-// instructions per call site of f in the stretch, and the stretch spans at
-// most the activations on the stack (returns resume their callers, which
-// run forward in the same way), whose depth the engine bounds (a stack
-// overflow traps). Host calls (imports) are bounded by the host. Before
-// elision the bound was the same with 0 for the 1000. A yield comes at
-// the latest after fuel such stretches, and the host calibrates the fuel
-// by time.
+// safepoint, so each activation runs its rewritten body forward, each
+// instruction at most once (an unrolled loop's copies follow one another
+// forward: a branch from the last copy back to the loop passes its
+// header's safepoint). A call of a checked function ends the stretch. A
+// call of an unchecked one, direct or through call_indirect, runs at most
+// the callee's cost, at most 1000 instructions with everything it calls,
+// before the callee's next safepoint: costs add up over the call edges
+// the plan keeps, which are acyclic among the unchecked functions, and
+// the edges it leaves out are calls inside forced loops, which a callee
+// reaches only past that loop's safepoint. So one activation of f
+// runs at most size(f) + 1000 instructions per call site of f in the
+// stretch, and the stretch spans at most the activations on the stack
+// (returns resume their callers, which run forward in the same way),
+// whose depth the engine bounds (a stack overflow traps). Host calls
+// (imports) are bounded by the host. Before elision the bound was the
+// same with 0 for the 1000. size(f) counts the rewritten body: an
+// unrolled loop adds at most 256 instructions and 3 per copy. A yield
+// comes at the latest after fuel such stretches, and the host calibrates
+// the fuel by time. TestUnroll and TestElision count the safepoints each
+// form passes; TestSpecDifferential, TestDifferential and
+// TestCorpusDifferential run the forms against the originals with a yield
+// every 3 safepoints.
 //
 // # Why decode rather than scan
 //

@@ -1,5 +1,10 @@
 package instrument
 
+import (
+	"iter"
+	"slices"
+)
+
 // Which safepoints can be left out. The guarantee to keep: every stretch of
 // guest execution without a safepoint is bounded by the module's structure.
 // A loop iteration passes its header's safepoint or, where that is elided,
@@ -18,6 +23,7 @@ const maxUncheckedCost = 1000
 // funcInfo is what the first walk of the code records per defined function.
 type funcInfo struct {
 	callees []uint32 // defined functions called directly (call, return_call), one per call site, original indices
+	inLoop  []int32  // per call site, the ordinal in the body of its innermost enclosing loop, or -1
 	opaque  bool     // has call_indirect, return_call_indirect, or calls an import
 	size    uint32   // instructions in the body
 }
@@ -29,6 +35,32 @@ func (fs *funcState) called(m *module, idx uint32) {
 		return
 	}
 	fs.info.callees = append(fs.info.callees, idx-m.numImportedFuncs)
+	fs.info.inLoop = append(fs.info.inLoop, fs.innermostLoop())
+}
+
+// innermostLoop returns the ordinal of the loop the walk is in, or -1.
+func (fs *funcState) innermostLoop() int32 {
+	if n := len(fs.open); n > 0 {
+		return fs.open[n-1]
+	}
+	return -1
+}
+
+// opened records a block, loop (op) or if the walk enters.
+func (fs *funcState) opened(op byte) {
+	in := fs.innermostLoop()
+	if op == opLoop {
+		in = fs.loopOrdinal
+		fs.loopOrdinal++
+	}
+	fs.open = append(fs.open, in)
+}
+
+// closed records the end of the innermost open block.
+func (fs *funcState) closed() {
+	if n := len(fs.open); n > 0 {
+		fs.open = fs.open[:n-1]
+	}
 }
 
 // entryCheck reports whether defined function i gets an entry safepoint.
@@ -47,12 +79,43 @@ func (m *module) calleeChecked(idx uint32) bool {
 // m.funcs: those that make opaque calls, those on a cycle of direct calls
 // among the rest (every member of a strongly connected component with more
 // than one function or a self-call), and those whose cost with their
-// unchecked callees would exceed maxUncheckedCost.
+// unchecked callees would exceed maxUncheckedCost. A call inside a loop
+// between two functions of one component does not count towards cycles or
+// costs: that loop keeps the safepoint after its header (m.forced), which
+// every path to the call passes, in every iteration.
 func (m *module) planChecks() {
 	n := len(m.funcs)
 	checked := make([]bool, n)
 	for i, f := range m.funcs {
 		checked[i] = f.opaque
+	}
+	comp := m.components(checked)
+	m.forced = make([][]int32, n)
+	covered := make([][]bool, n) // per function and call site
+	for v, f := range m.funcs {
+		for k, w := range f.callees {
+			if !checked[w] && comp[w] == comp[v] && f.inLoop[k] >= 0 && !m.opt.noLoopCover {
+				if covered[v] == nil {
+					covered[v] = make([]bool, len(f.callees))
+				}
+				covered[v][k] = true
+				if l := m.forced[v]; len(l) == 0 || l[len(l)-1] != f.inLoop[k] {
+					m.forced[v] = append(l, f.inLoop[k])
+				}
+			}
+		}
+		slices.Sort(m.forced[v])
+		m.forced[v] = slices.Compact(m.forced[v])
+	}
+	// edges lists the call sites of v that count.
+	edges := func(v uint32) iter.Seq[uint32] {
+		return func(yield func(uint32) bool) {
+			for k, w := range m.funcs[v].callees {
+				if !checked[w] && (covered[v] == nil || !covered[v][k]) && !yield(w) {
+					return
+				}
+			}
+		}
 	}
 	// Tarjan's algorithm over the unchecked functions. It completes each
 	// component after every component it calls into, so costs are
@@ -63,6 +126,73 @@ func (m *module) planChecks() {
 	cost := make([]uint32, n)
 	var stack []uint32
 	next := int32(1)
+	var visit func(v uint32)
+	visit = func(v uint32) {
+		index[v], low[v] = next, next
+		next++
+		stack = append(stack, v)
+		onStack[v] = true
+		for w := range edges(v) {
+			if index[w] == 0 {
+				visit(w)
+				low[v] = min(low[v], low[w])
+			} else if onStack[w] {
+				low[v] = min(low[v], index[w])
+			}
+		}
+		if low[v] != index[v] {
+			return
+		}
+		top := len(stack) - 1
+		for stack[top] != v {
+			top--
+		}
+		members := stack[top:]
+		stack = stack[:top]
+		for _, w := range members {
+			onStack[w] = false
+		}
+		self := false
+		for w := range edges(v) {
+			self = self || w == v
+		}
+		if len(members) > 1 || self {
+			for _, w := range members {
+				checked[w] = true
+			}
+			return
+		}
+		c := uint64(m.funcs[v].size)
+		for w := range edges(v) {
+			if !checked[w] {
+				c += uint64(cost[w])
+			}
+		}
+		if c > maxUncheckedCost {
+			checked[v] = true
+			return
+		}
+		cost[v] = uint32(c)
+	}
+	for v := range n {
+		if !checked[v] && index[v] == 0 {
+			visit(uint32(v))
+		}
+	}
+	m.checked = checked
+}
+
+// components numbers the strongly connected components of the direct
+// calls among the functions not checked, per function (checked ones get
+// their own).
+func (m *module) components(checked []bool) []int32 {
+	n := len(m.funcs)
+	comp := make([]int32, n)
+	index := make([]int32, n) // 0: not visited; else visit order + 1
+	low := make([]int32, n)
+	onStack := make([]bool, n)
+	var stack []uint32
+	next, ncomp := int32(1), int32(0)
 	var visit func(v uint32)
 	visit = func(v uint32) {
 		index[v], low[v] = next, next
@@ -83,48 +213,33 @@ func (m *module) planChecks() {
 		if low[v] != index[v] {
 			return
 		}
-		top := len(stack) - 1
-		for stack[top] != v {
-			top--
-		}
-		members := stack[top:]
-		stack = stack[:top]
-		for _, w := range members {
+		for {
+			w := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
 			onStack[w] = false
-		}
-		if len(members) > 1 || calls(m.funcs[v].callees, v) {
-			for _, w := range members {
-				checked[w] = true
-			}
-			return
-		}
-		c := uint64(m.funcs[v].size)
-		for _, w := range m.funcs[v].callees {
-			if !checked[w] {
-				c += uint64(cost[w])
+			comp[w] = ncomp
+			if w == v {
+				break
 			}
 		}
-		if c > maxUncheckedCost {
-			checked[v] = true
-			return
-		}
-		cost[v] = uint32(c)
+		ncomp++
 	}
 	for v := range n {
-		if !checked[v] && index[v] == 0 {
+		if index[v] == 0 {
 			visit(uint32(v))
 		}
 	}
-	m.checked = checked
+	return comp
 }
 
-func calls(callees []uint32, v uint32) bool {
-	for _, w := range callees {
-		if w == v {
-			return true
-		}
+// forcedLoop reports whether loop ordinal l of defined function i keeps
+// its safepoint whatever its body, because the plan relies on it.
+func (m *module) forcedLoop(i uint32, l int32) bool {
+	if m.forced == nil || int(i) >= len(m.forced) {
+		return false
 	}
-	return false
+	_, found := slices.BinarySearch(m.forced[i], l)
+	return found
 }
 
 // loopCheck reports whether the loop whose body r is at (just past the

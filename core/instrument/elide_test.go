@@ -61,6 +61,9 @@ func TestElision(t *testing.T) {
 		{"loop_late", false, 1, 1, "", "the call comes after a branch"},
 		{"loop_leaf", false, 1, 1, "calls only a leaf", "the leaf has no safepoint"},
 		{"nested", false, 1, 2, "", "the outer loop enters the inner one first"},
+		{"loop_rec", false, 1, 1, "its recursive call is inside a loop", "the recursion relies on the loop's safepoint"},
+		{"rec_a", false, 1, 1, "its cycle passes its loop", "the cycle relies on the loop's safepoint"},
+		{"rec_b", false, 0, 0, "its cycle passes rec_a's loop", ""},
 	}
 	entry, count := safepointPlan(t, mustInstrument(t, in, Options{}), sp)
 	everyEntry, everyCount := safepointPlan(t, mustInstrument(t, in, Options{everySafepoint: true}), sp)
@@ -130,6 +133,32 @@ func TestElisionCost(t *testing.T) {
 		entry, _ := safepointPlan(t, mustInstrument(t, chainModule(tc.n, tc.pad, tc.calls), Options{}), sp)
 		if !slices.Equal(entry, tc.want) {
 			t.Errorf("chain of %d, %d nops, %d calls: entry safepoints %v, want %v", tc.n, tc.pad, tc.calls, entry, tc.want)
+		}
+	}
+}
+
+// TestElisionCostCountsCopies: an unrolled loop's copies count towards its
+// function's cost. One function of 800 nops and a loop of 120 nops, 925
+// instructions, is within maxUncheckedCost as written; unrolled twice it
+// is over, and gets an entry safepoint.
+func TestElisionCostCountsCopies(t *testing.T) {
+	b := bytes.Clone(wasmHeader)
+	b = appendSection(b, secType, []byte{1, 0x60, 0, 0})
+	b = appendSection(b, secFunction, []byte{1, 0})
+	body := append([]byte{0}, bytes.Repeat([]byte{0x01}, 800)...)
+	body = append(body, opLoop, blockEmpty)
+	body = append(body, bytes.Repeat([]byte{0x01}, 120)...)
+	body = append(body, opI32Const, 0, opBrIf, 0, opEnd, opEnd)
+	code := appendU32(appendU32(nil, 1), uint32(len(body)))
+	b = appendSection(b, secCode, append(code, body...))
+	sp := encodeSafepoint(0, 0)
+	for _, tc := range []struct {
+		opt   Options
+		entry bool
+	}{{Options{noUnroll: true}, false}, {Options{}, true}} {
+		entry, count := safepointPlan(t, mustInstrument(t, b, tc.opt), sp)
+		if entry[0] != tc.entry || count[0] != 1+btoi(tc.entry) {
+			t.Errorf("noUnroll=%v: entry safepoint %v, %d safepoints; want %v, %d", tc.opt.noUnroll, entry[0], count[0], tc.entry, 1+btoi(tc.entry))
 		}
 	}
 }

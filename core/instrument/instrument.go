@@ -37,6 +37,12 @@ type Options struct {
 	// everySafepoint puts a safepoint at every function entry and loop
 	// header, as before elision (elide.go); for tests and benchmarks.
 	everySafepoint bool
+	// noUnroll keeps every loop as it is (unroll.go), and noLoopCover
+	// counts calls inside loops towards cycles like any other (elide.go):
+	// both together plan as before either existed; for tests and
+	// benchmarks.
+	noUnroll    bool
+	noLoopCover bool
 }
 
 // Defaults used for empty Options fields.
@@ -202,12 +208,16 @@ type module struct {
 	// gets one (during the first walk, or with Options.everySafepoint).
 	funcs   []funcInfo
 	checked []bool
+	// forced lists per defined function, ascending, the ordinals of the
+	// loops that keep their safepoint because the plan relies on it
+	// (planChecks).
+	forced [][]int32
 
 	// trackLabels is set when a name section exists; loopLabels then holds,
-	// per defined function, the function label indices of its loops that
-	// have a safepoint.
+	// per defined function, the labels its rewrite added to its body
+	// (loop safepoints, unrolled loops) but not its entry safepoint.
 	trackLabels bool
-	loopLabels  [][]uint32
+	loopLabels  [][]labelInsert
 }
 
 // remapFunc maps an original function index to its index in the

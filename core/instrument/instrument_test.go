@@ -144,8 +144,8 @@ func customSections(t *testing.T, wasm []byte) []string {
 }
 
 // TestExactOutput pins the bytes of a small module's rewrite, with every
-// safepoint and elided: spin and once call nothing, so neither needs an
-// entry safepoint; spin's loop keeps its own.
+// safepoint, elided, and unrolled: spin and once call nothing, so neither
+// needs an entry safepoint; spin's loop keeps its own.
 func TestExactOutput(t *testing.T) {
 	// spin.wasm has types () -> () and () -> i32, no imports, no globals.
 	sp := encodeSafepoint(0, 0)
@@ -158,9 +158,18 @@ func TestExactOutput(t *testing.T) {
 			{byte(1 + len(sp) + 2 + len(sp) + 4), 0}, sp, {0x03, 0x40}, sp, {0x0c, 0x00, 0x0b, 0x0b},
 			{byte(1 + len(sp) + 3), 0}, sp, {0x41, 0x2a, 0x0b},
 		}, nil)},
-		{Options{InitialFuel: 300}, bytes.Join([][]byte{
+		{Options{InitialFuel: 300, noUnroll: true}, bytes.Join([][]byte{
 			{2},
 			{byte(1 + 2 + len(sp) + 4), 0}, {0x03, 0x40}, sp, {0x0c, 0x00, 0x0b, 0x0b},
+			{4, 0, 0x41, 0x2a, 0x0b},
+		}, nil)},
+		// Unrolled maxUnroll times (unroll.go): in every copy but the
+		// last br 0 continues into the next copy; the last one goes back
+		// to the header.
+		{Options{InitialFuel: 300}, bytes.Join([][]byte{
+			{2},
+			appendU32(nil, uint32(1+4+len(sp)+(maxUnroll-1)*7+5)), {0, 0x02, 0x40, 0x03, 0x40}, sp,
+			bytes.Repeat([]byte{0x02, 0x40, 0x0c, 0x00, 0x0c, 0x02, 0x0b}, maxUnroll-1), {0x0c, 0x00, 0x0b, 0x0b, 0x0b},
 			{4, 0, 0x41, 0x2a, 0x0b},
 		}, nil)},
 	} {
@@ -358,13 +367,16 @@ func TestLabelNames(t *testing.T) {
 		subsection(1, funcs), subsection(2, locals), subsection(3, labels), subsection(42, unknown))...)
 
 	// f calls nothing: elided, it has no entry safepoint, and its loops
-	// keep theirs.
+	// keep theirs. l3 is unrolled maxUnroll times: an exit block before
+	// it, its safepoint's if, and the blocks of all copies but the last
+	// (no labels in its body) before b4.
 	for _, tc := range []struct {
 		opt    Options
 		labels []byte
 	}{
 		{Options{everySafepoint: true}, []byte{1, 2, 4, 5, 7}},
-		{Options{}, []byte{0, 1, 3, 4, 6}},
+		{Options{noUnroll: true}, []byte{0, 1, 3, 4, 6}},
+		{Options{}, []byte{0, 1, 3, 5, 6 + maxUnroll}},
 	} {
 		out := mustInstrument(t, in, tc.opt)
 		var wantLabels []byte
@@ -377,7 +389,7 @@ func TestLabelNames(t *testing.T) {
 		wantLocals := appendName([]byte{1, 2, 1, 0}, "x")
 		want := nameSection(subsection(1, wantFuncs), subsection(2, wantLocals), subsection(3, wantLabels), subsection(42, unknown))
 		if !bytes.HasSuffix(out, want) {
-			t.Errorf("every=%v: name section not rewritten as expected:\n got % x\nwant suffix % x", tc.opt.everySafepoint, out[len(out)-len(want):], want)
+			t.Errorf("%+v: name section not rewritten as expected:\n got % x\nwant suffix % x", tc.opt, out[len(out)-len(want):], want)
 		}
 	}
 }

@@ -137,20 +137,23 @@ func (m *module) remapNamedFunc(idx uint32, off int) (uint32, error) {
 }
 
 // labelRemapper returns the renumbering of function fn's label indices: an
-// entry safepoint adds one block before every label, and each loop's
-// safepoint one more before every later label.
+// entry safepoint adds one block before every label, each loop's safepoint
+// one more before every later label, and an unrolled loop its exit block,
+// its safepoint and the labels of its body's further copies.
 func (m *module) labelRemapper(fn uint32) func(uint32, int) (uint32, error) {
-	var loops []uint32
+	var inserts []labelInsert
 	entry := uint64(1)
 	if fn >= m.numImportedFuncs && fn-m.numImportedFuncs < uint32(len(m.loopLabels)) {
-		loops = m.loopLabels[fn-m.numImportedFuncs]
+		inserts = m.loopLabels[fn-m.numImportedFuncs]
 		if !m.entryCheck(fn - m.numImportedFuncs) {
 			entry = 0
 		}
 	}
 	return func(label uint32, off int) (uint32, error) {
-		before := sort.Search(len(loops), func(i int) bool { return loops[i] >= label })
-		v := uint64(label) + entry + uint64(before)
+		v := uint64(label) + entry
+		if k := sort.Search(len(inserts), func(i int) bool { return inserts[i].at > label }); k > 0 {
+			v += uint64(inserts[k-1].total)
+		}
 		if v > uint64(^uint32(0)) {
 			return 0, failAt(off, ErrMalformed, "label index %d out of range", label)
 		}

@@ -80,4 +80,27 @@
         (br_if $inner (local.tee $i (i32.sub (local.get $i) (i32.const 1)))))
       (br_if $outer (local.tee 0 (i32.sub (local.get 0) (i32.const 1)))))
     (local.get $acc))
+  ;; 13: recursion through a loop whose body begins with a checked call:
+  ;; the loop keeps its safepoint all the same (the recursion relies on
+  ;; it), and the entry has none.
+  (func $loopRec (export "loop_rec") (param i32) (result i32)
+    (local $acc i32)
+    (loop $l
+      (local.set $acc (i32.add (local.get $acc) (call $self (i32.const 1))))
+      (if (i32.gt_u (local.get 0) (i32.const 1))
+        (then (local.set $acc (i32.add (local.get $acc)
+          (call $loopRec (i32.shr_u (local.get 0) (i32.const 1)))))))
+      (br_if $l (local.tee 0 (i32.sub (local.get 0) (i32.const 1)))))
+    (local.get $acc))
+  ;; 14, 15: mutual recursion with one of the calls inside a loop: no
+  ;; entry safepoints; the loop keeps its own.
+  (func $recA (export "rec_a") (param i32) (result i32)
+    (local $acc i32)
+    (if (i32.eqz (local.get 0)) (then (return (i32.const 1))))
+    (loop $l
+      (local.set $acc (i32.add (local.get $acc) (call $recB (i32.sub (local.get 0) (i32.const 1)))))
+      (br_if $l (i32.and (local.get 0) (i32.const 0))))
+    (local.get $acc))
+  (func $recB (param i32) (result i32)
+    (i32.add (call $recA (local.get 0)) (call $recA (local.get 0))))
 )

@@ -1,0 +1,6 @@
+//go:build !race
+
+package instrument
+
+// raceEnabled: the race detector slows wazero several times over.
+const raceEnabled = false
