@@ -35,7 +35,10 @@ type Report struct {
 	// nil when each run started its own. Workers and Config are then this
 	// side's, not the targets'.
 	Targets map[string]string
-	Runs    []RunReport
+	// Nodes is the simulated cluster's size (SimOptions.Nodes); 0 for
+	// one node. Workers is then each node's.
+	Nodes int
+	Runs  []RunReport
 }
 
 // RunReport is one policy at one offered rate.
@@ -118,6 +121,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 		r.Workload, r.Process, r.Duration, r.Warmup, r.Seed, r.Workers, r.Config)
 	if r.Simulated {
 		fmt.Fprint(w, ", simulated")
+	}
+	if r.Nodes > 1 {
+		fmt.Fprintf(w, ", %d nodes of %d workers", r.Nodes, r.Workers)
 	}
 	if r.Targets != nil {
 		fmt.Fprintf(w, ", sent to %s (their workers and policies)", targetList(r.Targets))
@@ -341,6 +347,7 @@ type (
 		Started    time.Time         `json:"started"`
 		Simulated  bool              `json:"simulated"`
 		Targets    map[string]string `json:"targets,omitempty"`
+		Nodes      int               `json:"nodes,omitempty"`
 		Runs       []jsonRun         `json:"runs"`
 		// Summary is there with repeats only.
 		Summary []jsonSummary `json:"summary,omitempty"`
@@ -409,7 +416,7 @@ type (
 
 func (r *Report) writeJSON(w io.Writer) error {
 	jr := jsonReport{Workload: r.Workload, File: r.File, Config: r.Config, Process: r.Process, Seed: r.Seed,
-		DurationMS: ms(r.Duration), WarmupMS: ms(r.Warmup), Workers: r.Workers, Repeats: r.Repeats, Started: r.Started, Simulated: r.Simulated, Targets: r.Targets, Runs: []jsonRun{}}
+		DurationMS: ms(r.Duration), WarmupMS: ms(r.Warmup), Workers: r.Workers, Repeats: r.Repeats, Started: r.Started, Simulated: r.Simulated, Targets: r.Targets, Nodes: r.Nodes, Runs: []jsonRun{}}
 	for _, run := range r.Runs {
 		l := run.Lag
 		jrun := jsonRun{Policy: run.Policy, Preemption: run.Preemption, Rate: run.Rate, Repeat: run.Repeat, Failed: run.Failed,

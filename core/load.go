@@ -4,9 +4,12 @@ import (
 	"encoding/json"
 	"math"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/gosledge/gosledge/core/config"
+	"github.com/gosledge/gosledge/core/dispatch"
 	"github.com/gosledge/gosledge/sdk"
 )
 
@@ -82,36 +85,43 @@ func (s *Server) Load() Load {
 	sched := s.sched
 	sched.mu.Lock()
 	d := sched.d
-	p := d.Policy()
-	in := loadInput{
-		workers:  s.cfg.Runtime.Workers,
-		inFlight: d.InFlight(),
-		maxQueue: s.cfg.Runtime.MaxQueue,
-		capacity: d.Capacity(),
-		admitted: d.Admitted(),
-	}
-	for w := range in.workers {
+	l := Load{Policy: d.Policy().Name(), Workers: s.cfg.Runtime.Workers, InFlight: d.InFlight(), Queued: d.Queued()}
+	for w := range l.Workers {
 		if _, ok := d.Running(sdk.WorkerID(w)); ok {
-			in.running++
+			l.Running++
 		}
 	}
-	l := Load{Policy: p.Name(), Workers: in.workers, Running: in.running, InFlight: in.inFlight, Queued: d.Queued()}
-	if r := sdk.ExtensionsOf(p).Reporter; r != nil {
-		for _, g := range r.Report(sched.now()) {
+	l.Headroom, l.Source = Headroom(d, s.cfg.Runtime, sched.now())
+	sched.mu.Unlock()
+	l.Weight = Weight(l.Headroom)
+	l.State = s.loadState()
+	return l
+}
+
+// Headroom is the headroom of dispatcher d, run with rt's settings, at
+// now, and where it comes from (RATIONALE.md, "Load report"). The caller
+// owns d (the server holds its scheduler lock; the simulator's cluster
+// asks each node's dispatcher for its headroom-weighted balancer).
+func Headroom(d *dispatch.Dispatcher, rt config.Runtime, now time.Duration) (float64, string) {
+	p := d.Policy()
+	x := sdk.ExtensionsOf(p)
+	in := loadInput{workers: rt.Workers, inFlight: d.InFlight(), maxQueue: rt.MaxQueue}
+	if x.Admitter == nil { // else the policy decides admission; the core's test is not used
+		in.capacity, in.admitted = d.Capacity(), d.Admitted()
+	}
+	if x.Reporter != nil {
+		for _, g := range x.Reporter.Report(now) {
 			if g.Name == sdk.HeadroomGauge && g.Tenant == "" {
 				in.policyHeadroom, in.hasPolicyHeadroom = g.Value, true
 			}
 		}
 	}
-	if sdk.ExtensionsOf(p).Admitter != nil {
-		in.capacity = 0 // the policy decides admission; the core's test is not used
-	}
-	sched.mu.Unlock()
-	l.Headroom, l.Source = headroomOf(in)
-	l.Weight = int(math.Floor(l.Headroom * 100))
-	l.State = s.loadState()
-	return l
+	return headroomOf(in)
 }
+
+// Weight is headroom as the agent reports it: whole percent, rounded
+// down, so 0 only when nothing more fits.
+func Weight(headroom float64) int { return int(math.Floor(headroom * 100)) }
 
 // loadState is LoadDown before Run serves and once every request has been
 // answered at shutdown, LoadDrain in between shutdown's start and that.
