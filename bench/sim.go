@@ -50,6 +50,10 @@ type SimOptions struct {
 	// Arrival rates are the whole cluster's.
 	Nodes     int
 	Balancers []Balancer // default all of Balancers
+	// NodeWorkers, if set, is each node's worker count (len Nodes),
+	// e.g. one node slower than the others; Workers is then the default
+	// the report shows.
+	NodeWorkers []int
 }
 
 // ErrNoService is returned for a route with no service model.
@@ -100,6 +104,9 @@ func Simulate(ctx context.Context, w *Workload, opt SimOptions) (*Report, error)
 		}
 	}
 	nodes := max(opt.Nodes, 1)
+	if opt.NodeWorkers != nil && len(opt.NodeWorkers) != nodes {
+		return nil, fmt.Errorf("%d node worker counts for %d nodes", len(opt.NodeWorkers), nodes)
+	}
 	balancers := []Balancer{""} // one node: no balancer
 	if nodes > 1 {
 		balancers = Balancers
@@ -144,12 +151,16 @@ func simulateLaunched(ctx context.Context, w *Workload, cfg *config.Config, work
 			}
 		}
 	}()
-	for range nodes {
+	for i := range nodes {
 		pol, guard, stop, err := core.LaunchPolicy(ctx, cfg, p.Name, opt.Registry, opt.Logger)
 		if err != nil {
 			return RunReport{Policy: p.String()}, err
 		}
-		pols = append(pols, nodePolicy{pol, guard, stop})
+		np := nodePolicy{pol: pol, guard: guard, stop: stop}
+		if opt.NodeWorkers != nil {
+			np.workers = opt.NodeWorkers[i]
+		}
+		pols = append(pols, np)
 	}
 	return simulate(w, cfg, workers, p, pols, bal, rate, opt.Logger)
 }
@@ -272,11 +283,12 @@ func (r *simRun) push(e simEvent) {
 }
 
 // nodePolicy is one node's policy instance (guard and stop nil for a
-// built-in).
+// built-in) and its workers (0: the run's).
 type nodePolicy struct {
-	pol   sdk.Policy
-	guard *dispatch.Guard
-	stop  func()
+	pol     sdk.Policy
+	guard   *dispatch.Guard
+	stop    func()
+	workers int
 }
 
 func simulate(w *Workload, cfg *config.Config, workers int, p Policy, pols []nodePolicy, bal Balancer, rate float64, log *slog.Logger) (RunReport, error) {
@@ -317,7 +329,7 @@ type source struct {
 
 // newSimRun is a run on one node.
 func newSimRun(w *Workload, cfg *config.Config, workers int, p Policy, pol sdk.Policy, guard *dispatch.Guard, rate float64, log *slog.Logger) (*simRun, source, error) {
-	return newSimNodes(w, cfg, workers, p, []nodePolicy{{pol, guard, nil}}, "", rate, log)
+	return newSimNodes(w, cfg, workers, p, []nodePolicy{{pol: pol, guard: guard}}, "", rate, log)
 }
 
 // newSimNodes is a run on one node per policy instance, behind bal when
@@ -327,8 +339,9 @@ func newSimNodes(w *Workload, cfg *config.Config, workers int, p Policy, pols []
 		w: w, costs: w.Costs, quantum: cfg.Runtime.Quantum, preemption: p.preempts(cfg.Runtime.Preemption),
 		tasks: map[sdk.TaskID]*simTask{}, acc: make([]accum, len(w.Routes)),
 	}
-	ncfg := withWorkers(cfg, workers)
 	for i, np := range pols {
+		workers := cmpOr(np.workers, workers)
+		ncfg := withWorkers(cfg, workers)
 		if err := core.ConfigurePolicy(ncfg, p.Name, np.pol); err != nil {
 			return nil, source{}, err
 		}

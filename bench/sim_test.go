@@ -142,7 +142,7 @@ rate = %d
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := runNodes(t, w, cfg, 1, c.policy, 1, "")
+			r := runNodes(t, w, cfg, 1, c.policy, []int{0}, "")
 			n := r.counts
 			if !c.want(n) {
 				t.Fatalf("counts %+v: not the outcomes this load should produce", n)
@@ -161,18 +161,19 @@ rate = %d
 	}
 }
 
-// runNodes simulates w's first rate on nodes nodes of workers, each with
-// its own instance of built-in policy, behind bal, and checks that sent =
-// completed + refused + dropped + shed + killed.
-func runNodes(t *testing.T, w *Workload, cfg *config.Config, workers int, policy string, nodes int, bal Balancer) *simRun {
+// runNodes simulates w's first rate on one node per entry of nodeWorkers
+// (its workers; 0 for workers), each with its own instance of built-in
+// policy, behind bal, and checks that sent = completed + refused + dropped
+// + shed + killed.
+func runNodes(t *testing.T, w *Workload, cfg *config.Config, workers int, policy string, nodeWorkers []int, bal Balancer) *simRun {
 	t.Helper()
 	var pols []nodePolicy
-	for range nodes {
+	for _, nw := range nodeWorkers {
 		pol, err := plugins.Builtins().New(policy)
 		if err != nil {
 			t.Fatal(err)
 		}
-		pols = append(pols, nodePolicy{pol: pol})
+		pols = append(pols, nodePolicy{pol: pol, workers: nw})
 	}
 	r, src, err := newSimNodes(w, cfg, workers, Policy{Name: policy}, pols, bal, w.Rates[0], quietLog())
 	if err != nil {
@@ -304,16 +305,9 @@ func TestPerfLogSamples(t *testing.T) {
 	}
 }
 
-// BenchmarkSim64 simulates one million requests on 64 workers at about
-// 90% load (EDF with preemption) and reports simulated requests per
-// second of wall time.
-func BenchmarkSim64(b *testing.B) {
-	// 64 workers × ~2.5 ms mean service at 90% ≈ 23 000 req/s; 44 s ≈ 1M.
-	w := simWorkload(b, "", `config = "serve.toml"
-duration = "44s"
-warmup = "0s"
-[arrival]
-rate = 23000
+// benchRoutes are the simulator benchmarks' routes: a mean service of
+// about 2.5 ms.
+const benchRoutes = `
 [[route]]
 name = "a"
 tenant = "demo"
@@ -325,7 +319,19 @@ name = "b"
 tenant = "demo"
 path = "/b"
 service = "fixed 12ms"
-`, "")
+`
+
+// BenchmarkSim64 simulates one million requests on 64 workers at about
+// 90% load (EDF with preemption) and reports simulated requests per
+// second of wall time.
+func BenchmarkSim64(b *testing.B) {
+	// 64 workers × ~2.5 ms mean service at 90% ≈ 23 000 req/s; 44 s ≈ 1M.
+	w := simWorkload(b, "", `config = "serve.toml"
+duration = "44s"
+warmup = "0s"
+[arrival]
+rate = 23000
+`+benchRoutes, "")
 	pols, _ := ParsePolicies("edf")
 	b.ResetTimer()
 	var sent int

@@ -45,7 +45,7 @@ func clusterCmd(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return errUsage
 	}
-	perInstance, err := workerList(*workers, *n)
+	perInstance, err := workerList("--workers", *workers, *n)
 	if err != nil {
 		return err
 	}
@@ -158,20 +158,21 @@ func clusterCmd(args []string, stdout, stderr io.Writer) error {
 	return why
 }
 
-// workerList parses --workers for n instances: "" (nil), one value, or n.
-func workerList(s string, n int) ([]int, error) {
+// workerList parses a list of worker counts (flag names it) for n
+// instances or nodes: "" (nil), one value for all, or n values.
+func workerList(flag, s string, n int) ([]int, error) {
 	if s == "" {
 		return nil, nil
 	}
 	parts := strings.Split(s, ",")
 	if len(parts) != 1 && len(parts) != n {
-		return nil, fmt.Errorf("--workers: %d values for %d instances, want 1 or %d", len(parts), n, n)
+		return nil, fmt.Errorf("%s: %d values for %d, want 1 or %d", flag, len(parts), n, n)
 	}
 	out := make([]int, n)
 	for i := range out {
 		v, err := strconv.Atoi(strings.TrimSpace(parts[min(i, len(parts)-1)]))
 		if err != nil || v < 1 {
-			return nil, fmt.Errorf("--workers: %q is not a worker count of at least 1", parts[min(i, len(parts)-1)])
+			return nil, fmt.Errorf("%s: %q is not a worker count of at least 1", flag, parts[min(i, len(parts)-1)])
 		}
 		out[i] = v
 	}

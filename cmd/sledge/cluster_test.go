@@ -18,11 +18,11 @@ func TestWorkerList(t *testing.T) {
 		{"", 3, nil, ""},
 		{"4", 3, []int{4, 4, 4}, ""},
 		{"2,2,1", 3, []int{2, 2, 1}, ""},
-		{"2,1", 3, nil, "2 values for 3 instances"},
+		{"2,1", 3, nil, "--workers: 2 values for 3, want 1 or 3"},
 		{"2,0,1", 3, nil, `"0" is not a worker count`},
 		{"x", 2, nil, `"x" is not a worker count`},
 	} {
-		got, err := workerList(tt.in, tt.n)
+		got, err := workerList("--workers", tt.in, tt.n)
 		if tt.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tt.err) {
 				t.Errorf("workerList(%q, %d) error %v, want %q", tt.in, tt.n, err, tt.err)

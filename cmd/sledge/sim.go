@@ -30,6 +30,7 @@ func simCmd(args []string, stdout, stderr io.Writer) error {
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	nodes := fs.Int("nodes", 1, "simulate a cluster of this many nodes of --workers each, every one with its own policy instance, behind each balancer; rates are the cluster's")
 	balancers := fs.String("balancers", bench.BalancerNames(), "with --nodes: comma-separated balancers to compare (runs labelled POLICY@BALANCER)")
+	nodeWorkers := fs.String("node-workers", "", "with --nodes: each node's workers, one value for all or one per node (e.g. 64,64,32 to slow the third)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -62,6 +63,11 @@ func simCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	opt := bench.SimOptions{Policies: policies, Duration: *duration, Workers: *workers, Seed: *seed,
 		Registry: plugins.Builtins(), Logger: log, Nodes: *nodes, Balancers: bals}
+	if *nodeWorkers != "" {
+		if opt.NodeWorkers, err = workerList("--node-workers", *nodeWorkers, *nodes); err != nil {
+			return err
+		}
+	}
 	if *serviceFrom != "" {
 		opt.Service = func(bench.Route) *bench.Service {
 			return &bench.Service{Model: bench.ServicePerfLog, File: *serviceFrom}
