@@ -26,7 +26,8 @@ vet:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
-# Rebuilds the example .wasm from their C sources (needs clang, lld, wasi-libc).
+# Rebuilds the example .wasm from their C, Go and Rust sources (needs clang,
+# lld, wasi-libc; Go; Debian's rustc with libstd-rust-dev-wasm32).
 wasm:
 	$(MAKE) -C examples/functions wasm
 
@@ -52,7 +53,7 @@ bench-policies: build
 # spent fuzzing.
 FUZZTIME ?= 60s
 FUZZ_TARGETS := core/instrument:FuzzInstrument core/instrument:FuzzInstrumentBody \
-	core/config:FuzzParse core/config:FuzzLocator core:FuzzHTTP
+	core/config:FuzzParse core/config:FuzzLocator core:FuzzHTTP core:FuzzParseCGI
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

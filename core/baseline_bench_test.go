@@ -43,8 +43,12 @@ func TestBenchChild(t *testing.T) {
 	}
 	var addr string
 	switch kind {
-	case "sledge":
-		ts := startServer(t, config.Runtime{Workers: runtime.NumCPU(), Preemption: true}, testRoute(t, "/echo", "echo"))
+	case "sledge", "sledge-sampled", "sledge-unsampled":
+		rt := config.Runtime{Workers: runtime.NumCPU(), Preemption: true}
+		if kind != "sledge" { // BenchmarkTracing's
+			rt.Tracing = config.Tracing{Endpoint: os.Getenv(benchOTLPEnv), SampleRatio: map[bool]float64{true: 1}[kind == "sledge-sampled"], ServiceName: "bench"}
+		}
+		ts := startServer(t, rt, testRoute(t, "/echo", "echo"))
 		addr = strings.TrimPrefix(ts.url, "http://")
 	case "bare":
 		addr = serveBare(t, exampleWasm(t, "echo"))
@@ -229,13 +233,7 @@ func BenchmarkEchoVsBare(b *testing.B) {
 					s, r = append(s, rs), append(r, rb)
 					ratios = append(ratios, rs.rps/rb.rps)
 				}
-				med := func(rs []echoResult, f func(echoResult) float64) float64 {
-					v := make([]float64, len(rs))
-					for i, x := range rs {
-						v[i] = f(x)
-					}
-					return median(v)
-				}
+				med := func(rs []echoResult, f func(echoResult) float64) float64 { return median(each(rs, f)) }
 				rps := func(x echoResult) float64 { return x.rps }
 				cpu := func(x echoResult) float64 { return float64(x.cpuPerReq.Nanoseconds()) / 1e3 }
 				b.ReportMetric(med(s, rps), "sledge-req/s")

@@ -30,12 +30,13 @@ func reportPercentiles(b *testing.B, samples []time.Duration, unit string) {
 
 // BenchmarkSandbox is the per-request sandbox cost: schedule, instantiate a
 // fresh module, run, close — without HTTP. echo is the cost of a sandbox
-// itself; fib(25) (about a millisecond of compute) also shows how often
+// itself (goecho and rustecho: the same in Go and Rust); fib(25) (about a millisecond of compute) also shows how often
 // the fuel makes a guest yield: about one yield per yieldInterval of its
 // run time when the calibration works.
 func BenchmarkSandbox(b *testing.B) {
 	for _, fn := range []struct{ name, module, body string }{
-		{"echo", "echo", "hello"}, {"fib", "fib", "25"}, {"goecho", "goecho/goecho", "hello"},
+		{"echo", "echo", "hello"}, {"fib", "fib", "25"}, {"goecho", "goecho/goecho", "hello"}, {"goreactor", "goreactor/goreactor", "hello"},
+		{"rustecho", "rustecho/rustecho", "hello"},
 	} {
 		b.Run(fn.name, func(b *testing.B) {
 			ts := startServer(b, config.Runtime{Workers: 1, Preemption: true}, testRoute(b, "/"+fn.name, fn.module))

@@ -17,6 +17,9 @@
 //     yield comes at the very next safepoint.
 //   - quantum: how long a sandbox may hold a worker before the policy is
 //     asked (OnInterrupt) whether another should run.
+//   - reactor: a route whose module has _initialize and no _start; its
+//     sandboxes run on pooled instances restored to the snapshot taken
+//     after _initialize (reactor.go), not on fresh ones.
 //   - result: how a request ended (Result: ok, trapped, killed, refused,
 //     dropped, …). Only the listener maps it to an HTTP status
 //     (httpStatus); metrics, the perf log and the logs observe it.
@@ -51,7 +54,16 @@
 // (run, yield, sleep) → scheduler.go (submit, await, interrupt, block,
 // finish) → dispatch/doc.go and dispatch/dispatch.go (the decisions) →
 // engine.go (the wazero runtime and compiled modules) → state.go (the
-// lifecycle table).
+// lifecycle table). A route with interface = "wagi" adds wagi.go: its
+// prefix match, CGI environment and argv on the way in, CGI headers parsed
+// out of stdout on the way back.
+//
+// Per-route limits and extras, each in its own file: cpu_limit is checked
+// in yield against the CPU time charged since the last grant (sandbox.go),
+// max_concurrency in the listener (concurrency.go), preopened directories
+// are os.Root mounts (preopen.go), and OpenTelemetry tracing records a
+// sampled request's phases in the scheduler and exports them once it is
+// answered (tracing.go).
 //
 // Beside the tenant listeners, what an instance tells a load balancer:
 // load.go computes its state (up, drain, down) and admission headroom

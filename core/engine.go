@@ -68,7 +68,9 @@ func newEngine(ctx context.Context, cacheDir string, limits moduleLimits, yield 
 		rc = rc.WithCompilationCache(cache)
 	}
 	rt := wazero.NewRuntimeWithConfig(ctx, rc)
-	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
+	// The listeners watch the few WASI calls that change a file table,
+	// which a reactor instance must not carry to its next request.
+	if _, err := wasi_snapshot_preview1.Instantiate(experimental.WithFunctionListenerFactory(ctx, fdTableListeners), rt); err != nil {
 		rt.Close(ctx)
 		return nil, fmt.Errorf("instantiate WASI: %w", err)
 	}
@@ -94,6 +96,13 @@ func (e *engine) compile(ctx context.Context, name string, wasm []byte, memoryLi
 	if m, ok := e.compiled[key]; ok {
 		return m, nil
 	}
+	// A reactor is restored from a snapshot (reactor.go): its globals
+	// must be reachable, and it must not change state no export reaches.
+	// A module whose exports do not parse is left for Instrument to refuse.
+	reactor := false
+	if fns, err := instrument.ExportedFunctions(wasm); err == nil {
+		reactor = !fns["_start"] && fns["_initialize"]
+	}
 	inst, err := instrument.Instrument(wasm, instrument.Options{
 		ImportModule:   yieldModule,
 		ImportName:     yieldName,
@@ -107,7 +116,11 @@ func (e *engine) compile(ctx context.Context, name string, wasm []byte, memoryLi
 		MaxLocals:        e.limits.locals,
 		MaxFunctions:     e.limits.functions,
 		MaxDataSegments:  e.limits.dataSegments,
+		ExportState:      reactor,
 	})
+	if err != nil && reactor {
+		return nil, fmt.Errorf("module %s: a reactor (no _start, an _initialize) is restored from a snapshot: %w", name, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("module %s: %w", name, err) // Instrument says "instrument: ..."
 	}
@@ -115,9 +128,9 @@ func (e *engine) compile(ctx context.Context, name string, wasm []byte, memoryLi
 	if err != nil {
 		return nil, fmt.Errorf("module %s: compile: %w", name, err)
 	}
-	if _, ok := m.ExportedFunctions()["_start"]; !ok {
+	if _, ok := m.ExportedFunctions()["_start"]; !ok && !reactor {
 		m.Close(ctx)
-		return nil, fmt.Errorf("module %s: no _start export (a WASI command is required)", name)
+		return nil, fmt.Errorf("module %s: no _start export (a WASI command) and no _initialize (a reactor)", name)
 	}
 	e.compiled[key] = m
 	return m, nil

@@ -22,6 +22,9 @@ type tenant struct {
 	routes atomic.Pointer[map[string]*route] // by exact path; swapped by Reload
 	ln     net.Listener
 	http   *http.Server
+
+	maxConcurrency int          // max_concurrency; 0: no cap (concurrency.go)
+	inflight       atomic.Int64 // requests between route match and answer
 }
 
 // ServeHTTP is where a request enters: route match, method, body, then a
@@ -30,17 +33,25 @@ type tenant struct {
 func (t *tenant) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt, ok := t.routeMap()[r.URL.Path]
 	if !ok {
+		rt, ok = matchPrefix(t.routeMap(), r.URL.Path)
+	}
+	if !ok {
 		t.reject(w, "", http.StatusNotFound, "no route "+r.URL.Path)
 		return
 	}
 	path := rt.cfg.Path
-	if r.Method != http.MethodGet && r.Method != http.MethodPost {
-		w.Header().Set("Allow", "GET, POST")
+	wagi := rt.isWAGI()
+	if allow, ok := rt.allows(r.Method); !ok {
+		w.Header().Set("Allow", allow)
 		t.reject(w, path, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed")
 		return
 	}
+	if !t.enter(w, rt) {
+		return
+	}
+	defer t.leave(rt)
 	args, err := queryArgs(r.URL.RawQuery)
-	if err != nil {
+	if err != nil && !wagi { // WAGI passes the raw query on
 		t.reject(w, path, http.StatusBadRequest, "malformed query: "+err.Error())
 		return
 	}
@@ -56,7 +67,15 @@ func (t *tenant) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	srv := t.srv
+	var wagiArgv, wagiEnv []string
+	if wagi {
+		if wagiArgv, wagiEnv, err = wagiRequest(r, rt, len(body)); err != nil {
+			t.reject(w, path, http.StatusBadRequest, err.Error())
+			return
+		}
+	}
 	sb := newSandbox(rt, sdk.TaskID(srv.nextID.Add(1)), srv.now(), body, args)
+	sb.wagiArgv, sb.wagiEnv = wagiArgv, wagiEnv
 	if !srv.admitLive(sb) {
 		w.Header().Set("Connection", "close")
 		t.reject(w, path, http.StatusServiceUnavailable, "server shutting down")
@@ -64,16 +83,25 @@ func (t *tenant) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer srv.dropLive(sb)
+	sb.trace = srv.tracing.begin(w, r, sb) // nil unless traced
 	out := sb.run(r.Context(), srv)
 	status := httpStatus[out.Result]
-	if status == http.StatusOK {
+	switch {
+	case status == http.StatusOK && wagi:
+		if status, out.Err = t.writeWAGI(w, rt, out.Body); out.Err != nil {
+			out.Result = ResultBadResponse
+			status = httpStatus[ResultBadResponse]
+			httpError(w, status, out.Err.Error())
+		}
+	case status == http.StatusOK:
 		w.Header().Set("Content-Type", rt.cfg.ContentType)
 		w.WriteHeader(http.StatusOK)
 		w.Write(out.Body)
-	} else {
+	default:
 		httpError(w, status, strings.TrimSuffix(string(out.Body), "\n"))
 	}
 	srv.complete(sb, out, status)
+	sb.trace.end(srv.now(), out, status, sb.preempted, sb.task.Ran)
 }
 
 // httpStatus is the one place a request's result becomes a status code
@@ -91,6 +119,11 @@ var httpStatus = [numResults]int{
 	ResultDropped:   http.StatusRequestTimeout,
 	ResultShed:      http.StatusConflict,
 	ResultInternal:  http.StatusInternalServerError,
+	ResultCPULimit:  http.StatusGatewayTimeout,
+	ResultCapped:    http.StatusTooManyRequests,
+	// The function ran, but what it wrote is not a response: as a proxy
+	// answers for a backend that sent garbage.
+	ResultBadResponse: http.StatusBadGateway,
 }
 
 // reject answers a request that never became a sandbox, and counts it
@@ -142,6 +175,7 @@ func (s *Server) complete(sb *Sandbox, out Outcome, status int) {
 			ID: uint64(task.ID), Tenant: task.Tenant, Route: task.Route, Status: status,
 			Arrival: task.Arrival, Deadline: task.Deadline, Latency: latency,
 			CPU: task.Ran, Preemptions: sb.preempted, BytesIn: len(sb.body), BytesOut: len(out.Body),
+			Result: out.Result,
 		}
 		for st := State(0); st < numStates; st++ {
 			rec.InState[st] = clock.Spent(st, now)

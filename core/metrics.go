@@ -30,6 +30,8 @@ type metrics struct {
 	refusals    *prometheus.CounterVec   // tenant, route: refused or queue full
 	drops       *prometheus.CounterVec   // tenant, route: dropped late
 	kills       *prometheus.CounterVec   // tenant, route: killed at timeout or shutdown
+	cpuKills    *prometheus.CounterVec   // tenant, route: killed past cpu_limit
+	concurrency *prometheus.CounterVec   // tenant, route, limit: 429 past max_concurrency
 	preemptions prometheus.Counter
 	yields      prometheus.Counter
 	decisions   prometheus.Histogram
@@ -60,6 +62,11 @@ func newMetrics(s *Server) *metrics {
 			Help: "Requests dropped with 408: their deadline passed before they could start."}, route),
 		kills: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "kills_total",
 			Help: "Requests killed with 504 past their route's timeout or at shutdown."}, route),
+		cpuKills: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "cpu_limit_kills_total",
+			Help: "Requests killed with 504 past their route's cpu_limit (apart from kills_total's timeouts)."}, route),
+		concurrency: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "concurrency_refusals_total",
+			Help: "Requests refused with 429 because their tenant's or route's max_concurrency requests were in flight (limit: tenant or route)."},
+			[]string{"tenant", "route", "limit"}),
 		preemptions: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "preemptions_total",
 			Help: "Times a running sandbox gave its worker to another."}),
 		yields: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "safepoint_yields_total",
@@ -72,7 +79,7 @@ func newMetrics(s *Server) *metrics {
 			Help: "Perf log lines dropped because the writer fell behind."}),
 	}
 	m.reg.MustRegister(m.requests, m.queueing, m.execution, m.latency, m.misses, m.refusals, m.drops,
-		m.kills, m.preemptions, m.yields, m.decisions, m.fallbacks, m.perfDropped,
+		m.kills, m.cpuKills, m.concurrency, m.preemptions, m.yields, m.decisions, m.fallbacks, m.perfDropped,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		stateCollector{s}, policyCollector{s}, loadCollector{s})
 	return m
@@ -135,6 +142,8 @@ func (m *metrics) observe(r *route, res Result, code string, queueing, execution
 		m.drops.WithLabelValues(t, p).Inc()
 	case ResultTimeout, ResultShutdown:
 		m.kills.WithLabelValues(t, p).Inc()
+	case ResultCPULimit:
+		m.cpuKills.WithLabelValues(t, p).Inc()
 	}
 }
 

@@ -28,6 +28,7 @@ func TestKilledOutcomeSaysWhy(t *testing.T) {
 		{killTimeout, ResultTimeout, errKilledTimeout},
 		{killShutdown, ResultShutdown, errKilledShutdown},
 		{killCanceled, ResultCancelled, errKilledCanceled},
+		{killCPULimit, ResultCPULimit, errKilledCPULimit},
 	} {
 		sb := newSandbox(rt, 1, ts.now(), nil, nil)
 		sb.Kill(tc.reason)
@@ -43,7 +44,7 @@ func TestKilledOutcomeSaysWhy(t *testing.T) {
 // status of the HTTP contract (README.md) and a name for the logs, so a
 // result added without a row cannot answer 0.
 func TestEveryResultHasAStatus(t *testing.T) {
-	contract := map[int]bool{200: true, 408: true, 409: true, 429: true, 499: true, 500: true, 504: true}
+	contract := map[int]bool{200: true, 408: true, 409: true, 429: true, 499: true, 500: true, 502: true, 504: true}
 	for r := Result(0); r < numResults; r++ {
 		if st := httpStatus[r]; !contract[st] {
 			t.Errorf("%v answers %d, not a status of the contract", r, st)

@@ -23,6 +23,7 @@ var perfFields = []string{
 	"arrival_us", "deadline_us", "latency_us",
 	"initialized_us", "runnable_us", "running_us", "preempted_us", "blocked_us", "returned_us",
 	"cpu_us", "preemptions", "bytes_in", "bytes_out",
+	"result", // how it ended (Result's name): tells a CPU-limit 504 from a timeout
 }
 
 // perfRecord is one finished request.
@@ -35,6 +36,7 @@ type perfRecord struct {
 	CPU                        time.Duration
 	Preemptions                int
 	BytesIn, BytesOut          int
+	Result                     Result
 }
 
 // values renders r in perfFields order.
@@ -46,6 +48,7 @@ func (r *perfRecord) values() []string {
 		us(r.InState[StateInitialized]), us(r.InState[StateRunnable]), us(r.InState[StateRunning]),
 		us(r.InState[StatePreempted]), us(r.InState[StateBlocked]), us(r.InState[StateReturned]),
 		us(r.CPU), strconv.Itoa(r.Preemptions), strconv.Itoa(r.BytesIn), strconv.Itoa(r.BytesOut),
+		r.Result.String(),
 	}
 }
 

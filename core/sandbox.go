@@ -23,6 +23,7 @@ const (
 	killTimeout        // past the route's timeout
 	killCanceled       // the client went away
 	killShutdown       // the server stopped before it finished
+	killCPULimit       // past the route's cpu_limit
 )
 
 // exitKilled is the exit code a killed sandbox unwinds with; the kill
@@ -52,6 +53,7 @@ var (
 	errKilledTimeout  = errors.New("killed past the route's timeout")
 	errKilledShutdown = errors.New("killed: the server shut down")
 	errKilledCanceled = errors.New("killed: the client went away")
+	errKilledCPULimit = errors.New("killed past the route's CPU limit")
 )
 
 // Sandbox is one request's execution: its task as the policy sees it, its
@@ -62,6 +64,9 @@ type Sandbox struct {
 	route *route
 	body  []byte
 	args  []string
+	// A WAGI route's whole argv and environment (KEY, value pairs), set
+	// by the listener (wagi.go); nil for a plain route.
+	wagiArgv, wagiEnv []string
 
 	// task is what the dispatcher was given on arrival; its Ran and Class
 	// are the dispatcher's (copied back when the sandbox leaves it).
@@ -72,6 +77,13 @@ type Sandbox struct {
 	switchDue  time.Duration // lock: the Due of its last grant (switch delay), or -1
 	preempted  int           // own goroutine: times it gave its worker away
 	holding    bool          // own goroutine: it holds a worker now
+
+	// ranBase and runStart, set at a grant of a route with a cpu_limit,
+	// are its charged CPU time then and the grant's time: yield adds the
+	// current stretch without the lock. Both lock; read by own goroutine
+	// after a grant.
+	ranBase, runStart time.Duration
+	trace             *requestTrace // its phases, if it is traced (tracing.go); lock
 
 	wake   chan wakeup   // a worker grant, or the verdict that it leaves without one
 	kill   atomic.Int32  // kill reason; any goroutine
@@ -101,23 +113,27 @@ type Sandbox struct {
 type Result uint8
 
 const (
-	ResultOK        Result = iota // returned, or exited 0
-	ResultTrapped                 // the guest trapped
-	ResultExited                  // the guest exited non-zero
-	ResultTimeout                 // killed past its route's timeout
-	ResultShutdown                // killed: the server stopped before it finished
-	ResultCancelled               // the client went away
-	ResultRefused                 // admission control said no
-	ResultQueueFull               // the queue was at runtime.max_queue
-	ResultDropped                 // its deadline passed before it could start
-	ResultShed                    // the policy gave it up to save guaranteed work
-	ResultInternal                // a bug in the core or wazero (a recovered panic)
+	ResultOK          Result = iota // returned, or exited 0
+	ResultTrapped                   // the guest trapped
+	ResultExited                    // the guest exited non-zero
+	ResultTimeout                   // killed past its route's timeout
+	ResultShutdown                  // killed: the server stopped before it finished
+	ResultCancelled                 // the client went away
+	ResultRefused                   // admission control said no
+	ResultQueueFull                 // the queue was at runtime.max_queue
+	ResultDropped                   // its deadline passed before it could start
+	ResultShed                      // the policy gave it up to save guaranteed work
+	ResultInternal                  // a bug in the core or wazero (a recovered panic)
+	ResultCPULimit                  // killed past its route's cpu_limit
+	ResultCapped                    // its tenant or route had max_concurrency requests in flight
+	ResultBadResponse               // a WAGI function's CGI header block was malformed
 	numResults
 )
 
 var resultNames = [numResults]string{
 	"ok", "trapped", "exited", "timeout", "shutdown", "cancelled",
 	"refused", "queue full", "dropped", "shed", "internal",
+	"cpu limit", "concurrency limit", "bad response",
 }
 
 func (r Result) String() string {
@@ -251,12 +267,20 @@ func (sb *Sandbox) run(ctx context.Context, srv *Server) (out Outcome) {
 	if sb.kill.Load() != killNone {
 		return sb.killedOutcome(errCancelled)
 	}
+	if r := sb.route.reactor; r != nil {
+		out = r.serve(ctx, sb) // reactor.go
+		ok = out.Result == ResultOK
+		return out
+	}
 	cfg := sb.route.moduleConfig.
 		WithStdin(bytes.NewReader(sb.body)).
 		WithStdout(&sb.stdout).
 		WithStderr(&sb.stderr).
-		WithArgs(append([]string{sb.route.cfg.Path}, sb.args...)...).
+		WithArgs(sb.argv()...).
 		WithNanosleep(func(ns int64) { sb.sleep(srv, time.Duration(ns)) })
+	for i := 0; i+1 < len(sb.wagiEnv); i += 2 {
+		cfg = cfg.WithEnv(sb.wagiEnv[i], sb.wagiEnv[i+1])
+	}
 	ctx = context.WithValue(ctx, sandboxKey{}, sb)
 	if pool := srv.engine.mem; pool != nil {
 		sb.memory.pool = pool
@@ -326,6 +350,9 @@ func (sb *Sandbox) killedOutcome(error) Outcome {
 	case killTimeout:
 		return Outcome{Result: ResultTimeout, Body: []byte(fmt.Sprintf("function killed after its %s timeout\n", sb.route.cfg.Timeout)),
 			Err: fmt.Errorf("%w (%s)", errKilledTimeout, sb.route.cfg.Timeout)}
+	case killCPULimit:
+		return Outcome{Result: ResultCPULimit, Body: []byte(fmt.Sprintf("function killed past its %s CPU limit\n", sb.route.cfg.CPULimit)),
+			Err: fmt.Errorf("%w (%s)", errKilledCPULimit, sb.route.cfg.CPULimit)}
 	case killShutdown:
 		return Outcome{Result: ResultShutdown, Body: []byte("killed: the server shut down before the function finished\n"), Err: errKilledShutdown}
 	default: // the client went away; nobody reads this
@@ -344,7 +371,11 @@ func firstLine(s string) string {
 // guest calls it when its fuel runs out (or a raise emptied it). It kills,
 // preempts, hands the Go scheduler a turn, and returns the next fuel.
 func yield(ctx context.Context, mod api.Module, stack []uint64) {
-	sb := ctx.Value(sandboxKey{}).(*Sandbox)
+	sb, ok := ctx.Value(sandboxKey{}).(*Sandbox)
+	if !ok {
+		initYield(ctx, stack) // a reactor's _initialize, at load
+		return
+	}
 	s := sb.route.srv.sched
 	if sb.yields == 0 {
 		sb.findFuel(mod)
@@ -354,6 +385,10 @@ func yield(ctx context.Context, mod api.Module, stack []uint64) {
 		panic(sys.NewExitError(exitKilled))
 	}
 	now := s.now()
+	if lim := sb.route.cfg.CPULimit; lim > 0 && sb.ranBase+now-sb.runStart >= lim {
+		sb.Kill(killCPULimit) // a timeout or cancel set first wins
+		panic(sys.NewExitError(exitKilled))
+	}
 	calibrate := true
 	if s.preemption && (s.preempt[sb.worker].Load() || now-sb.sliceStart >= s.quantum) {
 		switched, err := s.interrupt(sb)

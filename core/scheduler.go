@@ -141,7 +141,12 @@ func (s *scheduler) apply(acts []dispatch.Action, now time.Duration) {
 		case dispatch.Grant:
 			s.preempt[a.Worker].Store(false)
 			sb.worker, sb.sliceStart, sb.switchDue = a.Worker, now, a.Due
+			if sb.route.cfg.CPULimit > 0 {
+				t, _ := s.d.Task(a.ID, now)
+				sb.ranBase, sb.runStart = t.Ran, now
+			}
 			sb.to(StateRunning, now)
+			sb.trace.phase(phaseRun, now, int(a.Worker), false)
 			sb.wake <- wakeup{worker: a.Worker} // buffered: at most one per wait
 		case dispatch.Raise:
 			s.preempt[a.Worker].Store(true)
@@ -149,6 +154,7 @@ func (s *scheduler) apply(acts []dispatch.Action, now time.Duration) {
 		case dispatch.Answer: // dropped or shed; refusals are answered by submit
 			delete(s.sandboxes, a.ID)
 			sb.to(StateError, now)
+			sb.trace.phase(phaseNone, now, 0, false)
 			sb.wake <- wakeup{verdict: a.Verdict}
 		}
 	}
@@ -222,6 +228,7 @@ func (s *scheduler) decideInterrupt(sb *Sandbox) bool {
 	preempted, acts := s.d.Interrupt(now, sb.worker)
 	if preempted {
 		sb.to(StatePreempted, now)
+		sb.trace.phase(phaseQueue, now, 0, true)
 		sb.holding = false
 		if s.metrics != nil {
 			s.metrics.preemptions.Inc()
@@ -290,6 +297,7 @@ func (s *scheduler) cancel(sb *Sandbox) bool {
 	sb.task = t
 	delete(s.sandboxes, id)
 	sb.to(StateError, now)
+	sb.trace.phase(phaseNone, now, 0, false)
 	return true
 }
 
@@ -310,6 +318,7 @@ func (s *scheduler) block(sb *Sandbox) {
 	now := s.now()
 	acts := s.d.Block(now, sb.worker)
 	sb.to(StateBlocked, now)
+	sb.trace.phase(phaseBlocked, now, 0, false)
 	sb.holding = false
 	s.apply(acts, now)
 }
@@ -334,6 +343,7 @@ func (s *scheduler) wake(sb *Sandbox) bool {
 	defer s.mu.Unlock()
 	now := s.now()
 	sb.to(StateRunnable, now)
+	sb.trace.phase(phaseQueue, now, 0, false)
 	s.apply(s.d.Wake(now, sb.task.ID), now)
 	return true
 }
@@ -345,6 +355,7 @@ func (s *scheduler) finish(sb *Sandbox, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
+	sb.trace.phase(phaseNone, now, 0, false)
 	if !sb.holding { // cancelled or answered while waiting: already out
 		if st := sb.state(); st != StateError {
 			sb.to(StateError, now)

@@ -50,6 +50,7 @@ type Server struct {
 	ops     *opsServer // nil unless runtime.metrics is set
 	agent   *agent     // nil unless runtime.agent is set
 	perf    *perfLog   // nil unless runtime.perf_log is set
+	tracing *tracing   // nil unless runtime.tracing.endpoint is set
 
 	killPlugin func() // stops the policy plugin process; nil for a built-in
 
@@ -80,6 +81,7 @@ type route struct {
 	estimate     *estimator  // kept across reloads while the module is the same
 	stats        *routeStats // kept across reloads
 	dropLate     bool        // on_deadline_miss = "drop"
+	reactor      *reactor    // a reactor module's snapshot and instances, else nil (reactor.go)
 }
 
 // routeStats count a route's requests by outcome.
@@ -87,6 +89,7 @@ type routeStats struct {
 	requests atomic.Uint64 // answered, any status
 	misses   atomic.Uint64 // answered after the deadline, or dropped
 	dropped  atomic.Uint64 // 408: the deadline passed before it started
+	inflight atomic.Int64  // between route match and answer (concurrency.go)
 }
 
 // RouteStats is a snapshot of a route's counters.
@@ -173,6 +176,10 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		return nil, err
 	}
 	s.metrics = newMetrics(s)
+	if s.tracing, err = newTracing(cfg.Runtime.Tracing, s.epoch, s.log); err != nil {
+		s.close(ctx)
+		return nil, err
+	}
 	rt := cfg.Runtime
 	s.sched, err = newScheduler(schedConfig{
 		Workers: rt.Workers, Quantum: rt.Quantum, Preemption: rt.Preemption, MaxQueue: rt.MaxQueue,
@@ -197,7 +204,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 // start compiles routes, binds listeners and opens the perf log.
 func (s *Server) start(ctx context.Context) error {
 	for _, tc := range s.cfg.Tenants {
-		t := &tenant{srv: s, name: tc.Name}
+		t := &tenant{srv: s, name: tc.Name, maxConcurrency: tc.MaxConcurrency}
 		s.tenants = append(s.tenants, t)
 		ln, err := net.Listen("tcp", net.JoinHostPort(s.cfg.Runtime.Listen, strconv.Itoa(tc.Port)))
 		if err != nil {
@@ -241,12 +248,7 @@ func (s *Server) start(ctx context.Context) error {
 // compileRoutes builds every tenant's route map for cfg (tenants in cfg
 // order), reusing estimators and counters of the routes now served.
 func (s *Server) compileRoutes(ctx context.Context, cfg *config.Config) ([]map[string]*route, error) {
-	base := wazero.NewModuleConfig().
-		WithName(""). // a fresh, anonymous instance per request
-		WithStartFunctions().
-		WithSysWalltime().
-		WithSysNanotime().
-		WithRandSource(rand.Reader)
+	base := baseModuleConfig()
 	all := make([]map[string]*route, len(cfg.Tenants))
 	for ti, tc := range cfg.Tenants {
 		var old map[string]*route
@@ -258,10 +260,23 @@ func (s *Server) compileRoutes(ctx context.Context, cfg *config.Config) ([]map[s
 			name := tc.Name + rc.Path
 			m, err := s.engine.compileRoute(ctx, cfg, ti, ri)
 			if err != nil {
+				closeNewReactors(ctx, all[:ti], routes, s.tenants)
 				return nil, err
 			}
 			r := &route{srv: s, tenant: tc.Name, name: name, cfg: rc, module: m, moduleConfig: base,
 				dropLate: rc.OnDeadlineMiss == "drop"}
+			if len(rc.Preopen) > 0 {
+				fsc, err := preopenFS(rc.Preopen)
+				if err != nil {
+					closeNewReactors(ctx, all[:ti], routes, s.tenants)
+					return nil, fmt.Errorf("%s: tenant %q route %q: %w", cfg.Where("tenant", strconv.Itoa(ti), "route", strconv.Itoa(ri), "preopen"), tc.Name, rc.Path, err)
+				}
+				r.moduleConfig = base.WithFSConfig(fsc)
+			}
+			if r.reactor, err = s.routeReactor(ctx, cfg, ti, ri, m, r.moduleConfig, old[rc.Path]); err != nil {
+				closeNewReactors(ctx, all[:ti], routes, s.tenants)
+				return nil, err
+			}
 			if prev := old[rc.Path]; prev != nil {
 				r.stats = prev.stats
 				if prev.module == m && prev.cfg.AdmissionPercentile == rc.AdmissionPercentile {
@@ -281,6 +296,16 @@ func (s *Server) compileRoutes(ctx context.Context, cfg *config.Config) ([]map[s
 	return all, nil
 }
 
+// baseModuleConfig is what every instance of a route starts from.
+func baseModuleConfig() wazero.ModuleConfig {
+	return wazero.NewModuleConfig().
+		WithName(""). // a fresh, anonymous instance per request
+		WithStartFunctions().
+		WithSysWalltime().
+		WithSysNanotime().
+		WithRandSource(rand.Reader)
+}
+
 // Reload switches to cfg's routes: new or changed modules are compiled
 // first, then every tenant's route map is swapped at once; requests in
 // flight finish on the module they started with. Settings that shape the
@@ -298,7 +323,9 @@ func (s *Server) Reload(ctx context.Context, cfg *config.Config) error {
 		return err
 	}
 	for i, t := range s.tenants {
+		old := t.routeMap()
 		t.routes.Store(&routes[i])
+		closeOldReactors(ctx, old, routes[i])
 	}
 	s.cfg = cfg
 	s.log.Info("config reloaded", "config", cfg.File)
@@ -489,6 +516,12 @@ func (s *Server) close(ctx context.Context) error {
 	var err error
 	if s.perf != nil {
 		err = s.perf.close()
+	}
+	for _, t := range s.tenants {
+		closeOldReactors(ctx, t.routeMap(), nil) // their idle instances and write trackers
+	}
+	if terr := s.tracing.shutdown(); err == nil {
+		err = terr
 	}
 	if s.engine != nil {
 		s.engine.close(ctx)

@@ -6,7 +6,7 @@ import (
 	"github.com/gosledge/gosledge/core/config"
 )
 
-//go:embed default.toml functions/*.wasm
+//go:embed default.toml functions/*.wasm functions/*/*.wasm
 var files embed.FS
 
 // DefaultConfigName is the name the embedded config has in error messages.

@@ -100,6 +100,22 @@ type Runtime struct {
 	// PerfLog is a file that receives one line per finished request: CSV
 	// for a .csv name, JSON lines otherwise. Relative to the config file.
 	PerfLog string `toml:"perf_log"`
+	// Tracing is [runtime.tracing]: OpenTelemetry spans per request.
+	Tracing Tracing `toml:"tracing"`
+}
+
+// Tracing is [runtime.tracing]: where OpenTelemetry spans go, and how many
+// requests get them. Off unless Endpoint is set.
+type Tracing struct {
+	// Endpoint is the OTLP/HTTP (protobuf) traces URL of a collector,
+	// "http://host:4318" (spans go to its /v1/traces) or a URL with its
+	// own path, used as is; "" (the default) turns tracing off.
+	Endpoint string `toml:"endpoint"`
+	// SampleRatio is the share of requests traced, 0..1, unless the
+	// client's traceparent decides (parent-based sampling).
+	SampleRatio float64 `toml:"sample_ratio" default:"1"`
+	// ServiceName is the service.name resource attribute.
+	ServiceName string `toml:"service_name" default:"gosledge"`
 }
 
 // Plugin is a [[plugin]]: a policy served by an external program, or by a
@@ -137,7 +153,11 @@ type Tenant struct {
 	// after its [[tenant]]): what a policy knows of the tenant, e.g. an
 	// mtds budget or an mtdbf reservation.
 	Policies PolicyTables `toml:"policy"`
-	Routes   []Route      `toml:"route"` // [[tenant.route]], at least one
+	// MaxConcurrency caps the tenant's requests in flight (from the
+	// route match to the answer, over all its routes); past it a request
+	// is answered 429 at once. 0, the default, means no cap.
+	MaxConcurrency int     `toml:"max_concurrency"`
+	Routes         []Route `toml:"route"` // [[tenant.route]], at least one
 }
 
 // PolicyTables are tables of policies' own settings, by policy name.
@@ -179,9 +199,32 @@ type Route struct {
 	// before it first ran: "run" it anyway, or "drop" it with 408.
 	OnDeadlineMiss string `toml:"on_deadline_miss" default:"run"`
 	ContentType    string `toml:"content_type" default:"text/plain"`
+	// Interface is the contract between the request and the function:
+	// InterfacePlain or InterfaceWAGI (see interface.go).
+	Interface string `toml:"interface" default:"plain"`
 
 	MaxBody     int64 `toml:"max_body,size" default:"1MiB"`      // request body limit, bytes
 	MemoryLimit int64 `toml:"memory_limit,size" default:"64MiB"` // linear memory, bytes; a multiple of 64KiB, at most 4GiB
+
+	// CPULimit is the CPU time (time holding a worker, as the scheduler
+	// charges it) after which a request is killed at its next safepoint
+	// and answered 504; 0, the default, means none: only Timeout applies.
+	CPULimit time.Duration `toml:"cpu_limit"`
+	// MaxConcurrency caps the route's requests in flight, as the tenant's
+	// does; 0, the default, means no cap.
+	MaxConcurrency int `toml:"max_concurrency"`
+
+	// Preopen maps a guest path ("/data") to a host directory the
+	// function may read, and nothing else: read-only, no way out of it
+	// through "..", absolute paths or symlinks. Host paths are made
+	// absolute against the config file's directory; validation checks
+	// that each is a directory. Default: none (no filesystem at all).
+	Preopen map[string]string `toml:"preopen"`
+
+	preopenWritten map[string]string // Preopen's host paths as written, for messages
+	// Handler is the export a reactor module (no _start, an
+	// _initialize) serves each request with; commands ignore it.
+	Handler string `toml:"handler" default:"handle"`
 }
 
 // Load reads and validates a config file; modules are read relative to its
@@ -272,6 +315,7 @@ func (c *Config) defaults(dir string) {
 			if !c.has("tenant", strconv.Itoa(ti), "route", strconv.Itoa(ri), "relative_deadline") {
 				r.RelativeDeadline = r.Timeout
 			}
+			r.resolvePreopens(dir)
 		}
 	}
 }

@@ -164,12 +164,41 @@ gosledge.toml:8: tenant "demo" route #2: missing key "module"`},
 			`gosledge.toml:4: tenant "demo": key "policy.mtds": expected the table [tenant.policy.mtds] of policy "mtds"'s settings, found string "x"`},
 		{"bad deadline miss action", tenant + "on_deadline_miss = \"skip\"\n",
 			`gosledge.toml:8: tenant "demo" route "/fib": key "on_deadline_miss": want one of ["run" "drop"], got "skip"`},
+		{"empty handler", tenant + "handler = \"\"\n",
+			`gosledge.toml:8: tenant "demo" route "/fib": key "handler": must not be empty`},
+		{"handler that is not one", tenant + "handler = \"_initialize\"\n",
+			`gosledge.toml:8: tenant "demo" route "/fib": key "handler": "_initialize" is not a handler: name the export each request calls`},
 		{"memory_limit not a page multiple", tenant + "memory_limit = \"100KiB\"\n",
 			`gosledge.toml:8: tenant "demo" route "/fib": key "memory_limit": must be a multiple of 64KiB (the WebAssembly page size), got 100KiB`},
 		{"memory_limit too large", tenant + "memory_limit = \"8GiB\"\n",
 			`gosledge.toml:8: tenant "demo" route "/fib": key "memory_limit": must be at most 4GiB, got 8GiB`},
 		{"memory_limit zero", tenant + "memory_limit = 0\n",
 			`gosledge.toml:8: tenant "demo" route "/fib": key "memory_limit": must be positive, got 0`},
+		{"cpu_limit zero", tenant + "cpu_limit = \"0s\"\n",
+			`gosledge.toml:8: tenant "demo" route "/fib": key "cpu_limit": must be positive, got 0s`},
+		{"route max_concurrency zero", tenant + "max_concurrency = 0\n",
+			`gosledge.toml:8: tenant "demo" route "/fib": key "max_concurrency": must be at least 1, got 0`},
+		{"tenant max_concurrency negative", tenantOnly + "max_concurrency = -1\n" + routeOnly,
+			`gosledge.toml:4: tenant "demo": key "max_concurrency": must be at least 1, got -1`},
+		{"preopen host directory missing", tenant + "preopen = { \"/data\" = \"./nope\" }\n",
+			`gosledge.toml:8: tenant "demo" route "/fib": key "preopen" "/data": host directory "./nope" (` + mustAbs("nope") + `) does not exist`},
+		{"preopen host path a file", tenant + "[tenant.route.preopen]\n\"/data\" = \"config.go\"\n",
+			`gosledge.toml:9: tenant "demo" route "/fib": key "preopen" "/data": host path "config.go" (` + mustAbs("config.go") + `) is not a directory`},
+		{"preopen guest path relative", tenant + "preopen = { \"data\" = \"testdata\", \"/x/../y\" = \"testdata\" }\n",
+			`gosledge.toml:8: tenant "demo" route "/fib": key "preopen" "data": the guest path must be absolute and clean, such as "/data"` + "\n" +
+				`gosledge.toml:8: tenant "demo" route "/fib": key "preopen" "/x/../y": the guest path must be absolute and clean, such as "/data"`},
+		{"preopen not a table", tenant + "preopen = \"./static\"\n",
+			`gosledge.toml:8: tenant "demo" route "/fib": key "preopen": expected a table of strings such as { "/data" = "./static" }, found string "./static"`},
+		{"preopen value not a string", tenant + "preopen = { \"/data\" = 1 }\n",
+			`gosledge.toml:8: tenant "demo" route "/fib": key "preopen" "/data": expected a string, found integer 1`},
+		{"tracing endpoint not a URL", "[runtime.tracing]\nendpoint = \"127.0.0.1:4318\"\n" + tenant,
+			`gosledge.toml:2: runtime tracing: key "endpoint": want an http:// or https:// URL such as "http://127.0.0.1:4318", got "127.0.0.1:4318"`},
+		{"tracing sample_ratio above 1", "[runtime.tracing]\nsample_ratio = 2\n" + tenant,
+			`gosledge.toml:2: runtime tracing: key "sample_ratio": must be between 0 and 1, got 2`},
+		{"tracing typo", "[runtime.tracing]\nendpont = \"\"\n" + tenant,
+			`gosledge.toml:2: runtime tracing: unknown key "endpont" (did you mean "endpoint"?)`},
+		{"max_concurrency typo", tenant + "max_concurency = 2\n",
+			`gosledge.toml:8: tenant "demo" route "/fib": unknown key "max_concurency" (did you mean "max_concurrency"?)`},
 		{"empty policy", "[runtime]\npolicy = \"\"\n" + tenant,
 			`gosledge.toml:2: runtime: key "policy": must not be empty`},
 		{"listen with a port", "[runtime]\nlisten = \"127.0.0.1:80\"\n" + tenant,
@@ -286,6 +315,7 @@ func TestDefaults(t *testing.T) {
 		AdmissionHeadroom:     0.2,
 		PluginFallback:        "fifo",
 		PluginTimeout:         20 * time.Millisecond,
+		Tracing:               Tracing{SampleRatio: 1, ServiceName: "gosledge"},
 	}
 	if c.Runtime != wantRuntime {
 		t.Errorf("runtime:\n%+v\nwant\n%+v", c.Runtime, wantRuntime)
@@ -300,8 +330,10 @@ func TestDefaults(t *testing.T) {
 		AdmissionPercentile: 70,
 		OnDeadlineMiss:      "run",
 		ContentType:         "text/plain",
+		Interface:           InterfacePlain,
 		MaxBody:             1 << 20,
 		MemoryLimit:         64 << 20,
+		Handler:             "handle",
 	}
 	short := route
 	short.Path, short.Module = "/t", "./lib/../fib.wasm"
@@ -362,7 +394,7 @@ memory_limit = "128KiB"
 		CacheDir: filepath.Join("conf", "cache"), Listen: "::1", DrainTimeout: 10 * time.Second, AdmissionHeadroom: 0.2,
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
 		MaxModuleLocals: 50000, MaxModuleFunctions: 1000000, MaxModuleDataSegments: 100000, MaxTableElements: 1 << 20,
-		PluginFallback: "fifo", PluginTimeout: 20 * time.Millisecond}
+		PluginFallback: "fifo", PluginTimeout: 20 * time.Millisecond, Tracing: Tracing{SampleRatio: 1, ServiceName: "gosledge"}}
 	if c.Runtime != wantRuntime {
 		t.Errorf("runtime:\n%+v\nwant\n%+v", c.Runtime, wantRuntime)
 	}
@@ -613,5 +645,30 @@ module = "`+filepath.ToSlash(filepath.Join(dir, "abs.wasm"))+`"
 
 	if _, err := Load(filepath.Join(dir, "missing.toml")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("Load of a missing file: %v", err)
+	}
+}
+
+// mustAbs is name, in the test's working directory, made absolute.
+func mustAbs(name string) string {
+	abs, err := filepath.Abs(name)
+	if err != nil {
+		panic(err)
+	}
+	return abs
+}
+
+// TestPreopenRelativeToConfig: a preopen's host path is resolved against
+// the config file's directory, not the working directory.
+func TestPreopenRelativeToConfig(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "static"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Parse(filepath.Join(dir, "gosledge.toml"), []byte(tenant+"preopen = { \"/data\" = \"./static\" }\n"), modules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.Tenants[0].Routes[0].Preopen["/data"], filepath.Join(dir, "static"); got != want {
+		t.Errorf("preopen /data = %q, want %q", got, want)
 	}
 }

@@ -196,6 +196,8 @@ func (d *decoder) value(v any, fv reflect.Value, f field, path []string) {
 			out[name] = t
 		}
 		fv.Set(reflect.ValueOf(out))
+	case t.Kind() == reflect.Map && t.Key().Kind() == reflect.String && t.Elem().Kind() == reflect.String:
+		d.stringMap(v, fv, f, path)
 	case t.Kind() == reflect.Struct:
 		m, ok := v.(map[string]any)
 		if !ok {
@@ -220,6 +222,31 @@ func (d *decoder) value(v any, fv reflect.Value, f field, path []string) {
 	default:
 		panic(fmt.Sprintf("config: cannot decode into %s (key %q)", t, f.key))
 	}
+}
+
+// stringMap decodes a table of strings (key = { "a" = "x", "b" = "y" }, or
+// a [x] table) into fv, a map[string]string; each value that is no string
+// is reported at its own key.
+func (d *decoder) stringMap(v any, fv reflect.Value, f field, path []string) {
+	kp := append(slices.Clip(path), f.key)
+	m, ok := v.(map[string]any)
+	if !ok {
+		d.bad[pathKey(kp...)] = true
+		d.problemAt(kp, path, "key %q: expected a table of strings such as { \"/data\" = \"./static\" }, found %s", f.key, Describe(v))
+		return
+	}
+	out := reflect.MakeMapWithSize(fv.Type(), len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		s, ok := m[k].(string)
+		if !ok {
+			ep := append(slices.Clip(kp), k)
+			d.bad[pathKey(ep...)] = true
+			d.problemAt(ep, path, "key %q %q: expected a string, found %s", f.key, k, Describe(m[k]))
+			continue
+		}
+		out.SetMapIndex(reflect.ValueOf(k), reflect.ValueOf(s))
+	}
+	fv.Set(out)
 }
 
 // tables accepts both [[x]] headers and x = [{...}, {...}].

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -37,6 +38,10 @@ func (c *Config) validate(d *decoder) {
 	rt.check("admission_headroom", fraction(r.AdmissionHeadroom))
 	rt.check("plugin_fallback", notEmpty(r.PluginFallback))
 	rt.check("plugin_timeout", positive(r.PluginTimeout))
+	tr := scope{d, []string{"runtime", "tracing"}}
+	tr.check("endpoint", checkHTTPURL(r.Tracing.Endpoint))
+	tr.check("sample_ratio", fraction(r.Tracing.SampleRatio))
+	tr.check("service_name", notEmpty(r.Tracing.ServiceName))
 
 	plugins := unique{}
 	for i := range c.Plugins {
@@ -59,6 +64,7 @@ func (c *Config) validate(d *decoder) {
 		s.unique(names, "name", t.Name, "duplicate tenant name, first defined on line %d")
 		s.check("port", between(t.Port, 1, 65535))
 		s.unique(ports, "port", t.Port, "port already used by the tenant on line %d")
+		s.check("max_concurrency", atLeast(t.MaxConcurrency, 1))
 		if len(t.Routes) == 0 && !d.bad[pathKey(append(s.path, "route")...)] {
 			d.problem(s.path, "no [[tenant.route]] defined")
 		}
@@ -74,7 +80,13 @@ func (c *Config) validate(d *decoder) {
 			s.check("admission_percentile", between(r.AdmissionPercentile, 50, 99))
 			s.check("on_deadline_miss", oneOf(r.OnDeadlineMiss, "run", "drop"))
 			s.check("content_type", notEmpty(r.ContentType))
+			s.check("interface", oneOf(r.Interface, InterfacePlain, InterfaceWAGI))
+			s.check("path", checkPrefixPath(r))
 			s.check("memory_limit", checkMemoryLimit(r.MemoryLimit))
+			s.check("cpu_limit", positive(r.CPULimit))
+			s.check("max_concurrency", atLeast(r.MaxConcurrency, 1))
+			s.checkPreopens(r)
+			s.check("handler", checkHandler(r.Handler))
 		}
 	}
 }
@@ -139,6 +151,18 @@ func between(n, lo, hi int) error {
 func positive(d time.Duration) error {
 	if d <= 0 {
 		return fmt.Errorf("must be positive, got %s", d)
+	}
+	return nil
+}
+
+// checkHandler refuses an empty handler and the exports that are not
+// handlers: a reactor's _initialize, a command's _start, gosledge's own.
+func checkHandler(h string) error {
+	switch {
+	case h == "":
+		return errors.New("must not be empty")
+	case h == "_start" || h == "_initialize" || strings.HasPrefix(h, "__gosledge"):
+		return fmt.Errorf("%q is not a handler: name the export each request calls", h)
 	}
 	return nil
 }
@@ -227,6 +251,18 @@ func checkHostPort(hp string) error {
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		return fmt.Errorf("bad port in %q", hp)
+	}
+	return nil
+}
+
+// checkHTTPURL accepts "" (off) or an http or https URL with a host.
+func checkHTTPURL(s string) error {
+	if s == "" {
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("want an http:// or https:// URL such as \"http://127.0.0.1:4318\", got %q", s)
 	}
 	return nil
 }

@@ -267,6 +267,7 @@ func (m *module) walk(r *reader, out []byte, fs *funcState) ([]byte, error) {
 		}
 		if fs != nil {
 			fs.info.size++
+			m.noteState(op, 0, off)
 			if op == opCallInd || op == opRetCallInd {
 				fs.info.opaque = true
 			}
@@ -332,6 +333,9 @@ func (m *module) walk(r *reader, out []byte, fs *funcState) ([]byte, error) {
 			sub, imm, err := readSubOpcode(r, op, off)
 			if err != nil {
 				return nil, err
+			}
+			if fs != nil {
+				m.noteState(op, sub, off)
 			}
 			if op == opPrefixAtom && (sub == atomWait32 || sub == atomWait64) && fs != nil {
 				if out, err = m.rewriteWait(r, out, start, sub); err != nil {

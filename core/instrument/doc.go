@@ -6,7 +6,9 @@
 // One entry point, [Instrument], which takes module bytes and returns new
 // module bytes, plus its [Options] and sentinel errors, and [HostWait], the
 // engine-independent half of the wait imports' host side, kept here beside
-// the rewrite whose contract it implements. The package is otherwise a
+// the rewrite whose contract it implements, and [ExportedFunctions], which
+// lets a host choose Options (Options.ExportState for a module it will
+// snapshot, state.go) before it instruments. The package is otherwise a
 // pure byte-to-byte transformation: it does not run, compile or link
 // modules, provide the yield host function, or decide when a sandbox should
 // yield. Those belong to the runtime that calls it. Keep it free of wazero

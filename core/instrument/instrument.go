@@ -29,6 +29,11 @@ type Options struct {
 	MaxFunctions    uint32 // default DefaultMaxFunctions
 	MaxDataSegments uint32 // default DefaultMaxDataSegments
 
+	// ExportState exports every defined mutable global under
+	// StateGlobalPrefix and refuses (ErrStateful) a module whose state a
+	// host could not snapshot and restore through its exports (state.go).
+	ExportState bool
+
 	// everySafepoint puts a safepoint at every function entry and loop
 	// header, as before elision (elide.go); for tests and benchmarks.
 	everySafepoint bool
@@ -75,6 +80,9 @@ var (
 	// ErrConflict: the module already imports from Options.ImportModule or
 	// exports Options.FuelExport.
 	ErrConflict = errors.New("name conflict with instrumentation")
+	// ErrStateful: under Options.ExportState, the module changes state
+	// (a table, a dropped segment) that no export reaches.
+	ErrStateful = errors.New("state not restorable")
 	// ErrOptions: the Options themselves are invalid.
 	ErrOptions = errors.New("invalid options")
 )
@@ -182,6 +190,12 @@ type module struct {
 
 	safepoint []byte // encoded safepoint sequence
 
+	// Options.ExportState (state.go): the defined mutable globals, by
+	// index, and the first instruction that makes the module
+	// unrestorable.
+	mutableGlobals []uint32
+	stateErr       error
+
 	// funcs is filled by the first walk of the code (nil during the
 	// second); checked, planned from it, says per defined function whether
 	// it gets an entry safepoint, and is nil while every function and loop
@@ -226,6 +240,9 @@ func instrument(wasm []byte, opt Options) ([]byte, error) {
 	m := &module{opt: opt}
 	if err := m.analyze(secs); err != nil {
 		return nil, err
+	}
+	if m.stateErr != nil {
+		return nil, m.stateErr
 	}
 	m.yieldType = m.numTypes
 	m.yieldFunc = m.numImportedFuncs

@@ -562,6 +562,9 @@ func (m *module) rewriteGlobals(s section) ([]byte, error) {
 		if mut > 1 {
 			return nil, failAt(r.offset()-1, ErrMalformed, "global %d: invalid mutability 0x%02x", i, mut)
 		}
+		if mut == 1 && m.opt.ExportState {
+			m.mutableGlobals = append(m.mutableGlobals, m.numImportedGlobals+i)
+		}
 		out = append(out, r.buf[start:r.pos]...)
 		if out, err = m.rewriteConstExpr(r, out); err != nil {
 			return nil, fmt.Errorf("global %d initializer: %w", m.numImportedGlobals+i, err)
@@ -582,7 +585,7 @@ func (m *module) rewriteExports(s section) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := appendU32(make([]byte, 0, len(s.payload)+32), n+1)
+	out := appendU32(make([]byte, 0, len(s.payload)+32), n+1+uint32(len(m.mutableGlobals)))
 	for i := uint32(0); i < n; i++ {
 		start := r.pos
 		off := r.offset()
@@ -592,6 +595,9 @@ func (m *module) rewriteExports(s section) ([]byte, error) {
 		}
 		if string(name) == m.opt.FuelExport {
 			return nil, failAt(off, ErrConflict, "export %q is reserved for the fuel global", name)
+		}
+		if m.opt.ExportState && strings.HasPrefix(string(name), StateGlobalPrefix) {
+			return nil, failAt(off, ErrConflict, "export %q: the prefix %s is reserved for the state exports", name, StateGlobalPrefix)
 		}
 		kind, err := r.byte("export kind")
 		if err != nil {
@@ -623,7 +629,8 @@ func (m *module) rewriteExports(s section) ([]byte, error) {
 	}
 	out = appendName(out, m.opt.FuelExport)
 	out = append(out, 0x03)
-	return appendU32(out, m.fuelGlobal), nil
+	out = appendU32(out, m.fuelGlobal)
+	return m.appendStateExports(out), nil
 }
 
 func (m *module) rewriteStart(s section) ([]byte, error) {

@@ -167,9 +167,17 @@ func TestFib(t *testing.T) {
 	}
 }
 
+// TestEcho runs echo and its Rust twin (goecho is tested through the
+// server: under -race it takes long to compile).
 func TestEcho(t *testing.T) {
+	for _, name := range []string{"echo", "rustecho/rustecho"} {
+		t.Run(name, func(t *testing.T) { testEcho(t, name) })
+	}
+}
+
+func testEcho(t *testing.T, name string) {
 	rt := newRuntime(t, wazero.NewRuntimeConfig())
-	mod := compile(t, rt, "echo")
+	mod := compile(t, rt, name)
 	ctx := context.Background()
 
 	all := make([]byte, 256)

@@ -1,0 +1,556 @@
+package core
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/gosledge/gosledge/core/config"
+	"github.com/gosledge/gosledge/core/instrument"
+)
+
+// Reactor routes: a module with no _start but an _initialize and the
+// route's handler export (a Go program built with -buildmode=c-shared and
+// //go:wasmexport) is initialised once,
+// at load, and every request calls the handler on an instance restored to
+// that snapshot. A Go wasip1 command pays its runtime's start (~0.65 ms)
+// and wazero's table initialisation (~0.3 ms) on every request; a reactor
+// pays for copying back the pages its request wrote (snapshot_linux.go
+// finds them; elsewhere the whole image is copied) instead (RATIONALE,
+// "Reactor routes").
+//
+// Isolation is the same as a fresh instance's: what a request can change
+// is the instance's linear memory, its mutable globals (exported for the
+// host by the instrumenter, instrument.Options.ExportState), its tables
+// and passive segments (a module that can change them is refused at
+// load), and its WASI file table (watched: fdTableListeners). Before an
+// instance serves again, the memory its request wrote is overwritten with
+// the snapshot's image and its globals reset; an instance whose request did anything
+// else — trapped, exited, was killed, grew its memory, changed its file
+// table — is closed, never reused. What the snapshot freezes is the same
+// for every request: the Go runtime's random seeds (math/rand's global
+// source and map iteration order repeat from request to request; use
+// crypto/rand, which asks the host each time), os.Args (the route path
+// only: query parameters do not reach a reactor) and the environment.
+
+// reactorInitTimeout bounds _initialize at load.
+const reactorInitTimeout = 10 * time.Second
+
+// defaultHandler is the export a reactor serves requests with when the
+// route names none.
+const defaultHandler = "handle"
+
+// reactorStats count what became of a reactor's instances.
+type reactorStats struct {
+	created   atomic.Uint64 // instantiated (the snapshot's own included)
+	reused    atomic.Uint64 // requests served by an instance that had served before
+	discarded atomic.Uint64 // closed after a request instead of restored
+}
+
+// reactor is a route's snapshot and its pool of idle instances, each in
+// exactly the snapshot's state.
+type reactor struct {
+	e       *engine
+	module  wazero.CompiledModule
+	base    wazero.ModuleConfig
+	handler string
+	snap    snapshot
+	maxIdle int
+
+	mu     sync.Mutex
+	idle   []*reactorInstance // LIFO: the warmest first
+	closed bool
+
+	stats reactorStats
+}
+
+// snapshot is an instance's state right after _initialize.
+type snapshot struct {
+	image   []byte   // the whole linear memory
+	globals []uint64 // the mutable globals, by state export ordinal
+}
+
+// reactorInstance is one instance of a reactor's module with what it
+// needs to serve one request after another: stdio it can switch to each
+// request's buffers, and the sandbox it serves now (for its sleeps).
+type reactorInstance struct {
+	mod     api.Module
+	handle  api.Function
+	fuel    api.MutableGlobal
+	globals []api.MutableGlobal
+	lease   memoryLease
+	// written tracks the pages its requests write, so that restoring
+	// copies only those (snapshot_linux.go); nil: copy the whole image.
+	written *writeTracker
+
+	stdin          switchReader
+	stdout, stderr switchWriter
+	sb             *Sandbox // serving now; nil while idle or initialising
+	fdChanged      bool     // its WASI file table changed (fdTableListeners)
+}
+
+// fdChangedKey carries the *reactorInstance whose WASI calls the
+// fdTableListeners watch.
+type fdChangedKey struct{}
+
+// fdTableFuncs are the WASI functions that change an instance's file
+// table rather than a file's contents. Not fd_fdstat_set_flags: the Go
+// runtime calls it on stdio at start, and on wazero's stdio (not
+// pollable, not regular files) it changes nothing.
+var fdTableFuncs = map[string]bool{
+	"fd_close": true, "fd_renumber": true, "path_open": true, "sock_accept": true, "sock_shutdown": true,
+}
+
+// fdTableListeners marks the reactor instance calling one of fdTableFuncs,
+// so that it is not reused: wazero's file table is not reachable from
+// outside, so it cannot be restored, only noticed. A listener is attached
+// to those functions only; every other WASI call runs as before.
+var fdTableListeners = experimental.FunctionListenerFactoryFunc(func(def api.FunctionDefinition) experimental.FunctionListener {
+	if _, name, ok := def.Import(); ok && fdTableFuncs[name] || fdTableFuncs[def.Name()] {
+		return fdTableListener{}
+	}
+	return nil
+})
+
+type fdTableListener struct{}
+
+func (fdTableListener) Before(ctx context.Context, _ api.Module, _ api.FunctionDefinition, _ []uint64, _ experimental.StackIterator) {
+	if inst, ok := ctx.Value(fdChangedKey{}).(*reactorInstance); ok {
+		inst.fdChanged = true
+	}
+}
+
+func (fdTableListener) After(context.Context, api.Module, api.FunctionDefinition, []uint64) {}
+func (fdTableListener) Abort(context.Context, api.Module, api.FunctionDefinition, error)    {}
+
+// isReactor says whether m is served as a reactor: no _start, an
+// _initialize.
+func isReactor(m wazero.CompiledModule) bool {
+	fns := m.ExportedFunctions()
+	_, start := fns["_start"]
+	_, init := fns["_initialize"]
+	return !start && init
+}
+
+// checkHandler checks that a reactor exports handler as () or () -> i32.
+func checkHandler(m wazero.CompiledModule, handler string) error {
+	f, ok := m.ExportedFunctions()[handler]
+	if !ok {
+		return fmt.Errorf("a reactor (it exports _initialize, not _start) must export its handler %q", handler)
+	}
+	res := f.ResultTypes()
+	if len(f.ParamTypes()) != 0 || len(res) > 1 || len(res) == 1 && res[0] != api.ValueTypeI32 {
+		return fmt.Errorf("handler %q has type %s, want ()->() or ()->i32", handler, signature(f))
+	}
+	return nil
+}
+
+// newReactor runs _initialize on a fresh instance of m and keeps its
+// state as the snapshot every request starts from; that instance is the
+// first idle one. args are the instances' argv.
+func newReactor(ctx context.Context, e *engine, m wazero.CompiledModule, base wazero.ModuleConfig, rc config.Route, maxIdle int) (*reactor, error) {
+	if rc.Interface == config.InterfaceWAGI {
+		// WAGI hands each request its environment, which a reactor's
+		// snapshot fixed at _initialize (Go reads it once, at start).
+		return nil, errors.New(`a WAGI route (interface = "wagi") needs a command module (_start): a reactor's environment is its snapshot's`)
+	}
+	r := &reactor{e: e, module: m, base: base.WithArgs(rc.Path), handler: rc.Handler, maxIdle: max(maxIdle, 1)}
+	if r.handler == "" {
+		r.handler = defaultHandler
+	}
+	if err := checkHandler(m, r.handler); err != nil {
+		return nil, err
+	}
+	inst, err := r.instantiate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var stderr limitedBuffer
+	stderr.limit = 4 << 10
+	inst.stdout.w, inst.stderr.w = io.Discard, &stderr
+	init := &reactorInit{deadline: time.Now().Add(reactorInitTimeout)}
+	ictx := context.WithValue(context.WithValue(ctx, reactorInitKey{}, init), fdChangedKey{}, inst)
+	_, err = inst.mod.ExportedFunction("_initialize").Call(ictx)
+	inst.stdout.w, inst.stderr.w = nil, nil
+	switch {
+	case init.timedOut:
+		err = fmt.Errorf("_initialize still running after %s", reactorInitTimeout)
+	case err != nil:
+		err = fmt.Errorf("_initialize: %s%s", firstLine(err.Error()), quoteOutput(stderr.Bytes()))
+	case inst.fdChanged:
+		err = errors.New("_initialize changed its WASI file table (closed, renumbered or opened a file): it cannot be snapshotted")
+	}
+	if err != nil {
+		r.discard(ctx, inst)
+		return nil, err
+	}
+	mem := inst.mod.Memory()
+	if mem == nil {
+		r.discard(ctx, inst)
+		return nil, errors.New("a reactor must define a memory")
+	}
+	buf, _ := mem.Read(0, mem.Size())
+	r.snap.image = bytes.Clone(buf)
+	for _, g := range inst.globals {
+		r.snap.globals = append(r.snap.globals, g.Get())
+	}
+	inst.track()
+	r.idle = append(r.idle, inst)
+	return r, nil
+}
+
+func quoteOutput(b []byte) string {
+	if s := firstLine(string(bytes.TrimSpace(b))); s != "" {
+		return ": " + s
+	}
+	return ""
+}
+
+// instantiate makes an instance of the module, its memory from the
+// engine's pool, in the module's own initial state (not the snapshot's).
+func (r *reactor) instantiate(ctx context.Context) (*reactorInstance, error) {
+	inst := &reactorInstance{}
+	cfg := r.base.
+		WithStdin(&inst.stdin).
+		WithStdout(&inst.stdout).
+		WithStderr(&inst.stderr).
+		WithNanosleep(inst.sleep)
+	if pool := r.e.mem; pool != nil {
+		inst.lease.pool = pool
+		ctx = experimental.WithMemoryAllocator(ctx, untrackingAllocator{&inst.lease, inst})
+	}
+	mod, err := r.e.rt.InstantiateModule(ctx, r.module, cfg)
+	if err != nil {
+		inst.lease.release()
+		return nil, err
+	}
+	r.stats.created.Add(1)
+	inst.mod = mod
+	inst.handle = mod.ExportedFunction(r.handler)
+	inst.fuel, _ = mod.ExportedGlobal(fuelExport).(api.MutableGlobal)
+	for i := 0; ; i++ {
+		g, ok := mod.ExportedGlobal(instrument.StateGlobalPrefix + strconv.Itoa(i)).(api.MutableGlobal)
+		if !ok {
+			break
+		}
+		inst.globals = append(inst.globals, g)
+	}
+	return inst, nil
+}
+
+// get returns an idle instance, or a new one restored to the snapshot.
+func (r *reactor) get(ctx context.Context) (inst *reactorInstance, reused bool, err error) {
+	r.mu.Lock()
+	if n := len(r.idle); n > 0 {
+		inst = r.idle[n-1]
+		r.idle = r.idle[:n-1]
+		r.mu.Unlock()
+		return inst, true, nil
+	}
+	r.mu.Unlock()
+	if inst, err = r.instantiate(ctx); err != nil {
+		return nil, false, err
+	}
+	if err := r.restore(inst, true); err != nil {
+		r.discard(ctx, inst)
+		return nil, false, err
+	}
+	inst.track()
+	return inst, false, nil
+}
+
+// untrack stops tracking the writes to inst's memory: before the memory
+// goes back to the pool, which may hand it to another instance at once.
+func (inst *reactorInstance) untrack() {
+	if inst.written != nil {
+		inst.written.close()
+		inst.written = nil
+	}
+}
+
+// untrackingAllocator gives an instance its memory from the pool, and
+// stops tracking it when wazero frees it: wazero frees it itself when the
+// guest exits (proc_exit closes the instance), before the reactor could.
+type untrackingAllocator struct {
+	lease *memoryLease
+	inst  *reactorInstance
+}
+
+func (a untrackingAllocator) Allocate(capacity, maxBytes uint64) experimental.LinearMemory {
+	return untrackingMemory{a.lease.Allocate(capacity, maxBytes), a.inst}
+}
+
+type untrackingMemory struct {
+	experimental.LinearMemory
+	inst *reactorInstance
+}
+
+func (m untrackingMemory) Free() {
+	m.inst.untrack()
+	m.LinearMemory.Free()
+}
+
+// track starts tracking the writes to inst's memory, now in the
+// snapshot's state; where that cannot be done, restores copy the image.
+func (inst *reactorInstance) track() {
+	mem := inst.mod.Memory()
+	if buf, ok := mem.Read(0, mem.Size()); ok {
+		inst.written, _ = newWriteTracker(buf)
+	}
+}
+
+// restore puts inst in the snapshot's state: memory and mutable globals.
+// fresh: inst was just instantiated, so its memory may be smaller.
+func (r *reactor) restore(inst *reactorInstance, fresh bool) error {
+	mem := inst.mod.Memory()
+	size := uint32(len(r.snap.image))
+	if fresh && mem.Size() < size {
+		if _, ok := mem.Grow((size - mem.Size()) / wasmPage); !ok {
+			return fmt.Errorf("cannot grow a new instance's memory to the snapshot's %d bytes", size)
+		}
+	}
+	buf, ok := mem.Read(0, size)
+	if !ok || mem.Size() != size {
+		return fmt.Errorf("memory of %d bytes, the snapshot has %d", mem.Size(), size)
+	}
+	if inst.written == nil || fresh {
+		copy(buf, r.snap.image)
+	} else if err := inst.written.written(func(lo, hi int) { copy(buf[lo:hi], r.snap.image[lo:hi]) }); err != nil {
+		return err // some pages may be unrestored: the caller discards it
+	}
+	for i, g := range inst.globals {
+		g.Set(r.snap.globals[i])
+	}
+	return nil
+}
+
+// put restores inst and keeps it for the next request, or closes it when
+// the pool is full or closed.
+func (r *reactor) put(ctx context.Context, inst *reactorInstance) {
+	r.mu.Lock()
+	full := r.closed || len(r.idle) >= r.maxIdle
+	r.mu.Unlock()
+	if full {
+		r.close1(ctx, inst)
+		return
+	}
+	if err := r.restore(inst, false); err != nil {
+		r.discard(ctx, inst)
+		return
+	}
+	r.mu.Lock()
+	if r.closed || len(r.idle) >= r.maxIdle {
+		r.mu.Unlock()
+		r.close1(ctx, inst)
+		return
+	}
+	r.idle = append(r.idle, inst)
+	r.mu.Unlock()
+}
+
+// discard closes an instance that must not serve again.
+func (r *reactor) discard(ctx context.Context, inst *reactorInstance) {
+	r.stats.discarded.Add(1)
+	r.close1(ctx, inst)
+}
+
+func (r *reactor) close1(ctx context.Context, inst *reactorInstance) {
+	inst.untrack()
+	inst.mod.Close(ctx)
+	inst.lease.release()
+}
+
+// close closes the idle instances; instances in use are closed when their
+// request ends.
+func (r *reactor) close(ctx context.Context) {
+	r.mu.Lock()
+	idle := r.idle
+	r.idle, r.closed = nil, true
+	r.mu.Unlock()
+	for _, inst := range idle {
+		r.close1(ctx, inst)
+	}
+}
+
+// serve runs sb's request on an instance of the reactor: bind the
+// instance's stdio to the request, call the handler, and restore the
+// instance for the next request or close it. It is the reactor's half of
+// Sandbox.run, called with a worker held.
+func (r *reactor) serve(ctx context.Context, sb *Sandbox) Outcome {
+	s := sb.route.srv.sched
+	inst, reused, err := r.get(ctx)
+	if err != nil {
+		return sb.outcome(err)
+	}
+	if reused {
+		r.stats.reused.Add(1)
+	}
+	inst.stdin.r = bytes.NewReader(sb.body)
+	inst.stdout.w, inst.stderr.w = &sb.stdout, &sb.stderr
+	inst.sb, inst.fdChanged = sb, false
+	if inst.fuel != nil {
+		inst.fuel.Set(initialFuel)
+	}
+	ctx = context.WithValue(context.WithValue(ctx, sandboxKey{}, sb), fdChangedKey{}, inst)
+	now := s.now()
+	sb.lastYield, sb.lastGosched = now, now
+	res, err := inst.handle.Call(ctx)
+	sb.fuelMu.Lock()
+	sb.fuelGlobal = nil // no raise may touch an instance another request may get
+	sb.fuelMu.Unlock()
+	inst.stdin.r, inst.stdout.w, inst.stderr.w, inst.sb = nil, nil, nil, nil
+	if err == nil && len(res) == 1 && uint32(res[0]) != 0 {
+		err = sys.NewExitError(uint32(res[0]))
+	}
+	out := sb.outcome(err)
+	// Only an instance that returned normally is in a state the snapshot
+	// can undo; a trap or a kill may have left it anywhere, and an exit
+	// closed it. A grown memory cannot shrink: a restored Go runtime would
+	// grow it again past the end it remembers, every request.
+	if err != nil || sb.kill.Load() != killNone || sb.verdict != nil || inst.fdChanged ||
+		inst.mod.Memory().Size() != uint32(len(r.snap.image)) {
+		r.discard(ctx, inst)
+	} else {
+		r.put(ctx, inst)
+	}
+	return out
+}
+
+// sleep is the instance's WASI nanosleep: the sandbox's own (it gives its
+// worker away), or, during _initialize, a plain bounded sleep.
+func (inst *reactorInstance) sleep(ns int64) {
+	if sb := inst.sb; sb != nil {
+		sb.sleep(sb.route.srv, time.Duration(ns))
+		return
+	}
+	time.Sleep(min(time.Duration(ns), time.Second))
+}
+
+// reactorInit is the state of the yield during _initialize, which runs at
+// load, outside any sandbox and any worker.
+type reactorInit struct {
+	deadline time.Time
+	timedOut bool
+	yields   int
+}
+
+type reactorInitKey struct{}
+
+// initYield is yield for a call with no sandbox: _initialize at load. It
+// stops a start-up that runs past reactorInitTimeout.
+func initYield(ctx context.Context, stack []uint64) {
+	init, ok := ctx.Value(reactorInitKey{}).(*reactorInit)
+	if !ok {
+		panic("gosledge yield called outside a sandbox")
+	}
+	if init.yields++; init.yields%64 == 0 {
+		runtime.Gosched()
+	}
+	if time.Now().After(init.deadline) {
+		init.timedOut = true
+		panic(sys.NewExitError(exitKilled))
+	}
+	stack[0] = wasmFuel
+}
+
+// switchReader is an instance's stdin: the current request's body, or EOF.
+type switchReader struct{ r io.Reader }
+
+func (s *switchReader) Read(p []byte) (int, error) {
+	if s.r == nil {
+		return 0, io.EOF
+	}
+	return s.r.Read(p)
+}
+
+// switchWriter is an instance's stdout or stderr: the current request's
+// buffer; between requests, writes fail.
+type switchWriter struct{ w io.Writer }
+
+var errNoRequest = errors.New("no request is being served")
+
+func (s *switchWriter) Write(p []byte) (int, error) {
+	if s.w == nil {
+		return 0, errNoRequest
+	}
+	return s.w.Write(p)
+}
+
+// routeReactor is the reactor of cfg's route ri of tenant ti if its
+// module m is one: prev's (the route now served under the same path) if
+// it has the same module and handler, else a new snapshot. Errors name the
+// route's module key (file:line), or its handler key if it names one.
+func (s *Server) routeReactor(ctx context.Context, cfg *config.Config, ti, ri int, m wazero.CompiledModule, base wazero.ModuleConfig, prev *route) (*reactor, error) {
+	rc := cfg.Tenants[ti].Routes[ri]
+	if !isReactor(m) {
+		return nil, nil
+	}
+	if prev != nil && prev.reactor != nil && prev.module == m && prev.cfg.Handler == rc.Handler {
+		return prev.reactor, nil
+	}
+	r, err := newReactor(ctx, s.engine, m, base, rc, 2*cfg.Runtime.Workers)
+	if err != nil {
+		return nil, reactorError(cfg, ti, ri, err)
+	}
+	return r, nil
+}
+
+// reactorError names the route's handler key if the config sets it, else
+// its module key.
+func reactorError(cfg *config.Config, ti, ri int, err error) error {
+	tc := cfg.Tenants[ti]
+	rc := tc.Routes[ri]
+	key := "module"
+	at := cfg.Where("tenant", strconv.Itoa(ti), "route", strconv.Itoa(ri), "handler")
+	if at == cfg.File {
+		at = cfg.Where("tenant", strconv.Itoa(ti), "route", strconv.Itoa(ri), "module")
+	} else {
+		key = "handler"
+	}
+	return fmt.Errorf("%s: key %q: module %s%s (%s): reactor: %w", at, key, tc.Name, rc.Path, rc.Module, err)
+}
+
+// closeOldReactors closes the reactors of old's routes that next does not
+// serve any more.
+func closeOldReactors(ctx context.Context, old, next map[string]*route) {
+	kept := map[*reactor]bool{}
+	for _, r := range next {
+		kept[r.reactor] = true
+	}
+	for _, r := range old {
+		if r.reactor != nil && !kept[r.reactor] {
+			r.reactor.close(ctx)
+		}
+	}
+}
+
+// closeNewReactors closes the reactors a failed compileRoutes made (in
+// the finished route maps done and the unfinished one cur) that the
+// tenants do not serve now.
+func closeNewReactors(ctx context.Context, done []map[string]*route, cur map[string]*route, tenants []*tenant) {
+	served := map[*reactor]bool{}
+	for _, t := range tenants {
+		for _, r := range t.routeMap() {
+			served[r.reactor] = true
+		}
+	}
+	for _, routes := range append(done, cur) {
+		for _, r := range routes {
+			if r.reactor != nil && !served[r.reactor] {
+				r.reactor.close(ctx)
+			}
+		}
+	}
+}

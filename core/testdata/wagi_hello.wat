@@ -1,0 +1,27 @@
+;; From deislabs/wagi (Apache-2.0), examples/hello.wat at 479fae0, unchanged below
+;; this header: a WAGI function written for another WAGI host.
+;; Build: wat2wasm wagi_hello.wat -o wagi_hello.wasm
+(module
+    ;; This is the example Hello World WAT from the documentation at
+    ;; https://github.com/bytecodealliance/wasmtime/blob/main/docs/WASI-tutorial.md
+    ;;
+    ;; It has been adapted to send CGI headers.
+    (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+    (memory 1)
+    (export "memory" (memory 0))
+
+    (data (i32.const 8) "content-type: text/html;charset=UTF-8\n\nOh hi world\n")
+
+    (func $main (export "_start")
+        (i32.store (i32.const 0) (i32.const 8))
+        (i32.store (i32.const 4) (i32.const 51))
+
+        (call $fd_write
+            (i32.const 1)
+            (i32.const 0)
+            (i32.const 1)
+            (i32.const 20)
+        )
+        drop
+    )
+)
