@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin
 SLEDGE  := $(BIN)/sledge
 
-.PHONY: all build run test race vet fmt wasm policies-wasm bench bench-go bench-policies fuzz proto clean sim-check
+.PHONY: all build run test race vet fmt wasm policies-wasm bench bench-go bench-policies fuzz proto clean sim-check bench-cluster
 
 all: build
 
@@ -92,3 +92,11 @@ sim-check: build
 	  ./$(SLEDGE) sim --workload examples/workloads/$$w.toml --policies $(SIM_CHECK_POLICIES) --duration 4s --service-from $$(ls $$d/perf/*.csv | head -1) --out $$d/sim --log-level warn >/dev/null || exit 1; \
 	  ./$(SLEDGE) compare $$d/bench/results.json $$d/sim/results.json; echo; \
 	done
+
+# Three instances behind a real HAProxy (apt-get install -y haproxy), one
+# with fewer workers: leastconn alone against leastconn + agent weights,
+# REPEAT rounds interleaved (README "Running several instances").
+REPEAT ?= 3
+bench-cluster: build
+	@command -v haproxy >/dev/null || { echo "haproxy not found: apt-get install -y haproxy"; exit 1; }
+	REPEAT=$(REPEAT) SLEDGE=./$(SLEDGE) examples/cluster-bench.sh

@@ -43,6 +43,13 @@
 // come from one generator (gaps, picker) or a trace (trace.go) for both,
 // so one seed gives bench and sim the same arrival times and routes.
 //
+// Beyond one server: Options.Targets sends a workload to servers already
+// running (a HAProxy frontend in front of several instances, a remote
+// one) instead of starting one per run (`sledge bench --target`), and
+// SimOptions.Nodes simulates a cluster, one dispatcher and policy
+// instance per node, behind a Balancer (balancer.go, `sledge sim
+// --nodes`).
+//
 // What must not live here: runtime or policy logic (that is core and
 // plugins), config parsing (core/config), flag parsing (cmd/sledge). This
 // package only uses core's public API, as an operator's load generator

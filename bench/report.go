@@ -31,7 +31,14 @@ type Report struct {
 	// Simulated: the figures come from `sledge sim` (Simulate), in
 	// virtual time, not from a real server.
 	Simulated bool
-	Runs      []RunReport
+	// Targets are the servers the workload was sent to (Options.Targets);
+	// nil when each run started its own. Workers and Config are then this
+	// side's, not the targets'.
+	Targets map[string]string
+	// Nodes is the simulated cluster's size (SimOptions.Nodes); 0 for
+	// one node. Workers is then each node's.
+	Nodes int
+	Runs  []RunReport
 }
 
 // RunReport is one policy at one offered rate.
@@ -114,6 +121,12 @@ func (r *Report) WriteTable(w io.Writer) error {
 		r.Workload, r.Process, r.Duration, r.Warmup, r.Seed, r.Workers, r.Config)
 	if r.Simulated {
 		fmt.Fprint(w, ", simulated")
+	}
+	if r.Nodes > 1 {
+		fmt.Fprintf(w, ", %d nodes of %d workers", r.Nodes, r.Workers)
+	}
+	if r.Targets != nil {
+		fmt.Fprintf(w, ", sent to %s (their workers and policies)", targetList(r.Targets))
 	}
 	if r.Repeats > 1 {
 		fmt.Fprintf(w, ", %d repeats interleaved", r.Repeats)
@@ -322,18 +335,20 @@ func (r *Report) writeSummaryCSV(w io.Writer) error {
 // The JSON form: durations in milliseconds, names in snake case.
 type (
 	jsonReport struct {
-		Workload   string    `json:"workload"`
-		File       string    `json:"file"`
-		Config     string    `json:"config"`
-		Process    string    `json:"process"`
-		Seed       uint64    `json:"seed"`
-		DurationMS float64   `json:"duration_ms"`
-		WarmupMS   float64   `json:"warmup_ms"`
-		Workers    int       `json:"workers"`
-		Repeats    int       `json:"repeats"`
-		Started    time.Time `json:"started"`
-		Simulated  bool      `json:"simulated"`
-		Runs       []jsonRun `json:"runs"`
+		Workload   string            `json:"workload"`
+		File       string            `json:"file"`
+		Config     string            `json:"config"`
+		Process    string            `json:"process"`
+		Seed       uint64            `json:"seed"`
+		DurationMS float64           `json:"duration_ms"`
+		WarmupMS   float64           `json:"warmup_ms"`
+		Workers    int               `json:"workers"`
+		Repeats    int               `json:"repeats"`
+		Started    time.Time         `json:"started"`
+		Simulated  bool              `json:"simulated"`
+		Targets    map[string]string `json:"targets,omitempty"`
+		Nodes      int               `json:"nodes,omitempty"`
+		Runs       []jsonRun         `json:"runs"`
 		// Summary is there with repeats only.
 		Summary []jsonSummary `json:"summary,omitempty"`
 	}
@@ -401,7 +416,7 @@ type (
 
 func (r *Report) writeJSON(w io.Writer) error {
 	jr := jsonReport{Workload: r.Workload, File: r.File, Config: r.Config, Process: r.Process, Seed: r.Seed,
-		DurationMS: ms(r.Duration), WarmupMS: ms(r.Warmup), Workers: r.Workers, Repeats: r.Repeats, Started: r.Started, Simulated: r.Simulated, Runs: []jsonRun{}}
+		DurationMS: ms(r.Duration), WarmupMS: ms(r.Warmup), Workers: r.Workers, Repeats: r.Repeats, Started: r.Started, Simulated: r.Simulated, Targets: r.Targets, Nodes: r.Nodes, Runs: []jsonRun{}}
 	for _, run := range r.Runs {
 		l := run.Lag
 		jrun := jsonRun{Policy: run.Policy, Preemption: run.Preemption, Rate: run.Rate, Repeat: run.Repeat, Failed: run.Failed,
@@ -522,4 +537,17 @@ func slug(s string) string {
 		return "route"
 	}
 	return s
+}
+
+// targetList writes targets as --target takes them, in tenant order.
+func targetList(targets map[string]string) string {
+	var parts []string
+	for t, u := range targets {
+		if t != "" {
+			u = t + "=" + u
+		}
+		parts = append(parts, u)
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ",")
 }

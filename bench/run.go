@@ -52,6 +52,41 @@ type Options struct {
 	// everything, then returns an error wrapping ErrFellBack. nil means
 	// strict for plugin policies, the only ones that can fall back.
 	Strict *bool
+	// Targets, if set, sends the workload to servers already running
+	// instead of starting one per run: tenant → base URL
+	// ("http://host:port"), "" for every tenant not listed. Policies are
+	// then only labels for the runs (the targets' configs choose their
+	// policies), and nothing reports a fallback (ParseTargets).
+	Targets map[string]string
+}
+
+// ParseTargets parses --target: "URL" for every tenant, or
+// "TENANT=URL,..." (an entry without "TENANT=" is the default).
+func ParseTargets(s string) (map[string]string, error) {
+	out := map[string]string{}
+	for entry := range strings.SplitSeq(s, ",") {
+		entry = strings.TrimSpace(entry)
+		tenant, u, found := strings.Cut(entry, "=")
+		if !found {
+			tenant, u = "", entry
+		}
+		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+			return nil, fmt.Errorf("target %q: want http://host:port or TENANT=http://host:port", entry)
+		}
+		if _, dup := out[tenant]; dup {
+			return nil, fmt.Errorf("target %q: tenant %q given twice", entry, tenant)
+		}
+		out[tenant] = strings.TrimRight(u, "/")
+	}
+	return out, nil
+}
+
+// target is the base URL tenant's requests go to, or "" if none fits.
+func (o Options) target(tenant string) string {
+	if u, ok := o.Targets[tenant]; ok {
+		return u
+	}
+	return o.Targets[""]
 }
 
 // serverDrain bounds how long a server may take to stop after its run:
@@ -93,6 +128,7 @@ func Run(ctx context.Context, w *Workload, opt Options) (*Report, error) {
 	var plugins []string // plugin policies under test, in order
 	for _, p := range opt.Policies {
 		switch {
+		case opt.Targets != nil: // a label, nothing to resolve
 		case opt.Registry.Has(p.Name):
 		case cfg.HasPlugin(p.Name):
 			if !slices.Contains(plugins, p.Name) {
@@ -119,6 +155,7 @@ func Run(ctx context.Context, w *Workload, opt Options) (*Report, error) {
 	rep := &Report{
 		Workload: w.Name, File: w.File, Config: cfg.File, Process: w.Process, Seed: w.Seed,
 		Duration: w.Duration, Warmup: w.Warmup, Workers: workers, Repeats: opt.Repeat, Started: time.Now(),
+		Targets: opt.Targets,
 	}
 	r := &runner{w: w, opt: opt, bar: newProgress(opt.Progress), serverLog: serverLog,
 		lagBound: lagBound(w.Routes), total: len(w.Rates) * opt.Repeat * len(opt.Policies)}
@@ -169,9 +206,40 @@ type runner struct {
 func (r *runner) one(ctx context.Context, p Policy, rate float64, n int) (RunReport, error) {
 	w := r.w
 	run := RunReport{Policy: p.String(), Rate: rate, Repeat: n}
+	base := r.opt.target
+	var srv *core.Server
+	if r.opt.Targets == nil {
+		var stop func()
+		var err error
+		if srv, stop, err = r.serve(ctx, p, rate, n, &run); err != nil {
+			return run, err
+		}
+		defer stop()
+		base = func(tenant string) string { return "http://" + srv.Addr(tenant) }
+	}
+
+	targets := make([]vegeta.Target, len(w.Routes))
+	weights := make([]float64, len(w.Routes))
+	for i, rt := range w.Routes {
+		u := base(rt.Tenant)
+		if u == "" {
+			return run, fmt.Errorf("route %s: no target for tenant %q", rt.Name, rt.Tenant)
+		}
+		// The fragment is not sent; it tells which route a result is
+		// for, even when two routes share a URL.
+		targets[i] = vegeta.Target{Method: http.MethodPost, URL: u + rt.Path + "#" + strconv.Itoa(i), Body: []byte(rt.Body)}
+		weights[i] = rt.Weight
+	}
+	return r.attack(ctx, p, rate, n, run, srv, targets, weights)
+}
+
+// serve starts the server of run (policy p, the n-th time at rate); stop
+// drains it.
+func (r *runner) serve(ctx context.Context, p Policy, rate float64, n int, run *RunReport) (srv *core.Server, stop func(), err error) {
+	w := r.w
 	cfg, err := w.ServeConfig()
 	if err != nil {
-		return run, err
+		return nil, nil, err
 	}
 	cfg.Runtime.Policy = p.Name
 	cfg.Runtime.Preemption = p.preempts(cfg.Runtime.Preemption)
@@ -184,35 +252,33 @@ func (r *runner) one(ctx context.Context, p Policy, rate float64, n int) (RunRep
 	cfg.Runtime.Metrics, cfg.Runtime.PerfLog = "", "" // one per run would clash
 	if r.opt.PerfLogDir != "" {
 		if err := os.MkdirAll(r.opt.PerfLogDir, 0o755); err != nil {
-			return run, err
+			return nil, nil, err
 		}
 		cfg.Runtime.PerfLog = filepath.Join(r.opt.PerfLogDir, fmt.Sprintf("%s-%s-%d.csv", slug(p.String()), fmtRate(rate), n))
 	}
 	for i := range cfg.Tenants {
 		cfg.Tenants[i].Port = 0
 	}
-	srv, err := core.New(ctx, cfg, core.Options{Logger: r.serverLog, Policies: r.opt.Registry})
+	srv, err = core.New(ctx, cfg, core.Options{Logger: r.serverLog, Policies: r.opt.Registry})
 	if err != nil {
-		return run, err
+		return nil, nil, err
 	}
 	srvCtx, stopServer := context.WithCancel(ctx)
 	served := make(chan error, 1)
 	go func() { served <- srv.Run(srvCtx) }()
-	defer func() {
+	return srv, func() {
 		stopServer()
 		if err := <-served; err != nil {
 			r.opt.Logger.Warn("server", "policy", p.String(), "err", err)
 		}
-	}()
+	}, nil
+}
 
-	targets := make([]vegeta.Target, len(w.Routes))
-	weights := make([]float64, len(w.Routes))
-	for i, rt := range w.Routes {
-		// The fragment is not sent; it tells which route a result is
-		// for, even when two routes share a URL.
-		targets[i] = vegeta.Target{Method: http.MethodPost, URL: "http://" + srv.Addr(rt.Tenant) + rt.Path + "#" + strconv.Itoa(i), Body: []byte(rt.Body)}
-		weights[i] = rt.Weight
-	}
+// attack sends the workload through targets and reports it in run.
+func (r *runner) attack(ctx context.Context, p Policy, rate float64, n int, run RunReport, srv *core.Server,
+	targets []vegeta.Target, weights []float64) (RunReport, error) {
+	w := r.w
+	var err error
 	span := w.Warmup + w.Duration
 	var sched *schedule
 	var mix *mix
@@ -324,7 +390,7 @@ func (r *runner) one(ctx context.Context, p Policy, rate float64, n int) (RunRep
 		r.opt.Logger.Warn("the load generator lagged behind its schedule: arrivals were burstier than the workload's",
 			"policy", p.String(), "rate", rate, "lag_p99", run.Lag.P99, "bound", run.Lag.Bound)
 	}
-	if fbs := srv.Fallbacks(); len(fbs) > 0 {
+	if fbs := fallbacksOf(srv); len(fbs) > 0 {
 		// The attack's start; began if no hit was ever paced.
 		run.Fallback = newFallback(fbs[0], cmp.Or(sched.start(), began))
 		r.opt.Logger.Warn("the policy under test fell back", "policy", p.String(), "rate", rate,
@@ -399,6 +465,15 @@ func (a *accum) report(rt Route, d time.Duration) RouteReport {
 		rr.Max = a.latencies.max
 	}
 	return rr
+}
+
+// fallbacksOf is srv's fallbacks; none for a target (srv nil), whose
+// policy the bench cannot see.
+func fallbacksOf(srv *core.Server) []core.Fallback {
+	if srv == nil {
+		return nil
+	}
+	return srv.Fallbacks()
 }
 
 // quantile is the nearest-rank q-quantile of sorted, non-empty ds.

@@ -44,6 +44,16 @@ type SimOptions struct {
 	Logger   *slog.Logger  // default slog.Default()
 	// Service, if set, replaces every route's service model.
 	Service func(Route) *Service
+	// Nodes, when > 1, simulates a cluster: that many nodes of Workers
+	// each, every one a dispatcher with its own policy instance, behind
+	// each of Balancers in turn (runs are labelled POLICY@BALANCER).
+	// Arrival rates are the whole cluster's.
+	Nodes     int
+	Balancers []Balancer // default all of Balancers
+	// NodeWorkers, if set, is each node's worker count (len Nodes),
+	// e.g. one node slower than the others; Workers is then the default
+	// the report shows.
+	NodeWorkers []int
 }
 
 // ErrNoService is returned for a route with no service model.
@@ -93,33 +103,66 @@ func Simulate(ctx context.Context, w *Workload, opt SimOptions) (*Report, error)
 			return nil, fmt.Errorf("unknown policy %q (built-ins %v, plugins of %s %v)", p.Name, opt.Registry.Names(), cfg.File, cfg.PluginNames())
 		}
 	}
+	nodes := max(opt.Nodes, 1)
+	if opt.NodeWorkers != nil && len(opt.NodeWorkers) != nodes {
+		return nil, fmt.Errorf("%d node worker counts for %d nodes", len(opt.NodeWorkers), nodes)
+	}
+	balancers := []Balancer{""} // one node: no balancer
+	if nodes > 1 {
+		balancers = Balancers
+		if len(opt.Balancers) > 0 {
+			balancers = opt.Balancers
+		}
+	}
 	rep := &Report{
 		Workload: w.Name, File: w.File, Config: cfg.File, Process: w.Process, Seed: w.Seed,
 		Duration: w.Duration, Warmup: w.Warmup, Workers: workers, Repeats: 1, Started: time.Now(), Simulated: true,
 	}
+	if nodes > 1 {
+		rep.Nodes = nodes
+	}
 	for _, rate := range w.Rates {
 		for _, p := range opt.Policies {
-			if err := ctx.Err(); err != nil {
-				return rep, err
+			for _, bal := range balancers {
+				if err := ctx.Err(); err != nil {
+					return rep, err
+				}
+				run, err := simulateLaunched(ctx, w, cfg, workers, nodes, p, bal, rate, opt)
+				if err != nil {
+					return rep, fmt.Errorf("policy %s at %g req/s: %w", run.Policy, rate, err)
+				}
+				rep.Runs = append(rep.Runs, run)
 			}
-			// The same policy code as bench: a built-in, or a [[plugin]]
-			// started for this run (a process or a Wasm module) behind
-			// the same failover as in the server.
-			pol, guard, stop, err := core.LaunchPolicy(ctx, cfg, p.Name, opt.Registry, opt.Logger)
-			if err != nil {
-				return rep, err
-			}
-			run, err := simulate(w, cfg, workers, p, pol, guard, rate, opt.Logger)
-			if stop != nil {
-				stop()
-			}
-			if err != nil {
-				return rep, fmt.Errorf("policy %s at %g req/s: %w", p, rate, err)
-			}
-			rep.Runs = append(rep.Runs, run)
 		}
 	}
 	return rep, nil
+}
+
+// simulateLaunched runs one simulation with a policy instance per node:
+// the same policy code as bench, a built-in or a [[plugin]] started for
+// this run (a process or a Wasm module) behind the same failover as in
+// the server.
+func simulateLaunched(ctx context.Context, w *Workload, cfg *config.Config, workers, nodes int, p Policy, bal Balancer, rate float64, opt SimOptions) (RunReport, error) {
+	var pols []nodePolicy
+	defer func() {
+		for _, np := range pols {
+			if np.stop != nil {
+				np.stop()
+			}
+		}
+	}()
+	for i := range nodes {
+		pol, guard, stop, err := core.LaunchPolicy(ctx, cfg, p.Name, opt.Registry, opt.Logger)
+		if err != nil {
+			return RunReport{Policy: p.String()}, err
+		}
+		np := nodePolicy{pol: pol, guard: guard, stop: stop}
+		if opt.NodeWorkers != nil {
+			np.workers = opt.NodeWorkers[i]
+		}
+		pols = append(pols, np)
+	}
+	return simulate(w, cfg, workers, p, pols, bal, rate, opt.Logger)
 }
 
 func cmpOr(xs ...int) int {
@@ -155,6 +198,7 @@ type simEvent struct {
 	w    int
 	gen  uint64 // the worker's generation when scheduled; stale if it moved on
 	id   sdk.TaskID
+	node int // whose worker or poll; 0 on one node
 }
 
 type eventHeap []simEvent
@@ -180,6 +224,7 @@ type simTask struct {
 	measured  bool          // due after the warm-up
 	started   bool
 	killed    bool
+	node      int // the node the balancer sent it to
 }
 
 // simWorker is one worker's state.
@@ -191,10 +236,10 @@ type simWorker struct {
 	slice     time.Duration // when its quantum started
 }
 
-// simRun is one policy at one rate.
+// simRun is one policy at one rate, on one node or on a cluster of nodes
+// behind a balancer.
 type simRun struct {
 	w          *Workload
-	d          *dispatch.Dispatcher
 	costs      Costs
 	quantum    time.Duration
 	preemption bool
@@ -202,16 +247,28 @@ type simRun struct {
 	seq        uint64
 	events     eventHeap
 	tasks      map[sdk.TaskID]*simTask
-	workers    []simWorker
+	nodes      []*simNode
+	bal        *balancer // nil on one node
 	acc        []accum
-	est        []*estimate
 	samplers   []*sampler
 	lastEnd    time.Duration
-	polling    bool // an evPoll is pending
-	idlePolls  int  // polls in a row with no other event pending that released nothing
 	// Sent counts every request, warm-up included (sent = completed +
 	// refused + dropped + shed + killed at the end of a run).
 	counts simCounts
+}
+
+// simNode is one simulated server: its dispatcher, policy instance,
+// workers and estimates, as each instance of a cluster has its own.
+type simNode struct {
+	r         *simRun
+	idx       int
+	d         *dispatch.Dispatcher
+	rt        config.Runtime // of this node, for its headroom
+	workers   []simWorker
+	est       []*estimate
+	polling   bool // an evPoll is pending
+	idlePolls int  // polls in a row with no other event pending that released nothing
+	arrived   int  // requests the balancer sent it, warm-up included
 }
 
 // simCounts are a run's totals over every request, warm-up included.
@@ -225,9 +282,21 @@ func (r *simRun) push(e simEvent) {
 	heap.Push(&r.events, e)
 }
 
-func simulate(w *Workload, cfg *config.Config, workers int, p Policy, pol sdk.Policy, guard *dispatch.Guard, rate float64, log *slog.Logger) (RunReport, error) {
+// nodePolicy is one node's policy instance (guard and stop nil for a
+// built-in) and its workers (0: the run's).
+type nodePolicy struct {
+	pol     sdk.Policy
+	guard   *dispatch.Guard
+	stop    func()
+	workers int
+}
+
+func simulate(w *Workload, cfg *config.Config, workers int, p Policy, pols []nodePolicy, bal Balancer, rate float64, log *slog.Logger) (RunReport, error) {
 	run := RunReport{Policy: p.String(), Rate: rate, Repeat: 1, Lag: Lag{Bound: lagBound(w.Routes)}}
-	r, src, err := newSimRun(w, cfg, workers, p, pol, guard, rate, log)
+	if bal != "" {
+		run.Policy += "@" + string(bal)
+	}
+	r, src, err := newSimNodes(w, cfg, workers, p, pols, bal, rate, log)
 	if err != nil {
 		return run, err
 	}
@@ -242,9 +311,12 @@ func simulate(w *Workload, cfg *config.Config, workers int, p Policy, pol sdk.Po
 	for i, rt := range w.Routes {
 		run.Routes = append(run.Routes, r.acc[i].report(rt, measured))
 	}
-	if fbs := r.d.Fallbacks(); len(fbs) > 0 {
-		fb := fbs[0]
-		run.Fallback = &Fallback{From: fb.Plugin, To: fb.To, At: fb.At, Cause: fb.Cause.Error(), Decisions: fb.Decisions}
+	for _, n := range r.nodes {
+		if fbs := n.d.Fallbacks(); len(fbs) > 0 {
+			fb := fbs[0]
+			run.Fallback = &Fallback{From: fb.Plugin, To: fb.To, At: fb.At, Cause: fb.Cause.Error(), Decisions: fb.Decisions}
+			break
+		}
 	}
 	return run, nil
 }
@@ -255,26 +327,46 @@ type source struct {
 	close func() error
 }
 
+// newSimRun is a run on one node.
 func newSimRun(w *Workload, cfg *config.Config, workers int, p Policy, pol sdk.Policy, guard *dispatch.Guard, rate float64, log *slog.Logger) (*simRun, source, error) {
-	if err := core.ConfigurePolicy(withWorkers(cfg, workers), p.Name, pol); err != nil {
-		return nil, source{}, err
-	}
+	return newSimNodes(w, cfg, workers, p, []nodePolicy{{pol: pol, guard: guard}}, "", rate, log)
+}
+
+// newSimNodes is a run on one node per policy instance, behind bal when
+// there are several.
+func newSimNodes(w *Workload, cfg *config.Config, workers int, p Policy, pols []nodePolicy, bal Balancer, rate float64, log *slog.Logger) (*simRun, source, error) {
 	r := &simRun{
 		w: w, costs: w.Costs, quantum: cfg.Runtime.Quantum, preemption: p.preempts(cfg.Runtime.Preemption),
-		tasks: map[sdk.TaskID]*simTask{}, workers: make([]simWorker, workers), acc: make([]accum, len(w.Routes)),
+		tasks: map[sdk.TaskID]*simTask{}, acc: make([]accum, len(w.Routes)),
 	}
-	d, err := dispatch.New(dispatch.Config{
-		Workers: workers, Quantum: r.quantum, Preemption: r.preemption, MaxQueue: cfg.Runtime.MaxQueue,
-		Admission: cfg.Runtime.Admission, Headroom: cfg.Runtime.AdmissionHeadroom, Policy: pol, Guard: guard, Log: log,
-	})
-	if err != nil {
-		return nil, source{}, err
+	for i, np := range pols {
+		workers := cmpOr(np.workers, workers)
+		ncfg := withWorkers(cfg, workers)
+		if err := core.ConfigurePolicy(ncfg, p.Name, np.pol); err != nil {
+			return nil, source{}, err
+		}
+		d, err := dispatch.New(dispatch.Config{
+			Workers: workers, Quantum: r.quantum, Preemption: r.preemption, MaxQueue: cfg.Runtime.MaxQueue,
+			Admission: cfg.Runtime.Admission, Headroom: cfg.Runtime.AdmissionHeadroom, Policy: np.pol, Guard: np.guard, Log: log,
+		})
+		if err != nil {
+			return nil, source{}, err
+		}
+		n := &simNode{r: r, idx: i, d: d, rt: ncfg.Runtime, workers: make([]simWorker, workers)}
+		for _, rt := range w.Routes {
+			rc := routeConfig(cfg, rt)
+			n.est = append(n.est, newEstimate(rc.ExpectedExecution, rc.AdmissionPercentile))
+		}
+		r.nodes = append(r.nodes, n)
 	}
-	r.d = d
+	if len(r.nodes) > 1 {
+		var err error
+		if r.bal, err = newBalancer(bal, len(r.nodes), w.Seed); err != nil {
+			return nil, source{}, err
+		}
+	}
 	rng := rand.New(rand.NewPCG(w.Seed, streamService))
 	for _, rt := range w.Routes {
-		rc := routeConfig(cfg, rt)
-		r.est = append(r.est, newEstimate(rc.ExpectedExecution, rc.AdmissionPercentile))
 		if rt.Service != nil {
 			r.samplers = append(r.samplers, newSampler(rt.Service, rng))
 		} else {
@@ -349,6 +441,7 @@ func (r *simRun) loop(src source) error {
 	for r.events.Len() > 0 {
 		e := heap.Pop(&r.events).(simEvent)
 		r.now = e.at
+		n := r.nodes[e.node]
 		switch e.kind {
 		case evArrive:
 			id++
@@ -360,36 +453,38 @@ func (r *simRun) loop(src source) error {
 				r.push(simEvent{at: pending.at, kind: evArrive})
 			}
 		case evComplete, evYield, evKill:
-			wk := &r.workers[e.w]
+			wk := &n.workers[e.w]
 			if !wk.busy || wk.gen != e.gen {
 				continue // the task moved on: a stale event
 			}
-			r.progress(e.w)
+			n.progress(e.w)
 			switch e.kind {
 			case evComplete:
-				r.finish(e.w, true)
+				n.finish(e.w, true)
 			case evKill:
-				r.finish(e.w, false)
+				n.finish(e.w, false)
 			default:
-				r.interrupt(e.w)
+				n.interrupt(e.w)
 			}
 		case evTimeout:
 			r.timeout(e.id)
 		case evPoll:
-			r.polling = false
-			acts := r.d.Poll(r.now)
+			n.polling = false
+			acts := n.d.Poll(r.now)
 			if len(acts) == 0 && r.events.Len() == 0 {
-				if r.idlePolls++; r.idlePolls >= maxIdlePolls {
+				if n.idlePolls++; n.idlePolls >= maxIdlePolls {
 					continue
 				}
 			} else {
-				r.idlePolls = 0
+				n.idlePolls = 0
 			}
-			r.take(acts)
+			n.take(acts)
 		}
 	}
-	if n := r.d.InFlight(); n != 0 {
-		return fmt.Errorf("%d requests still in flight after the last event (the policy holds work it never hands out)", n)
+	for _, n := range r.nodes {
+		if k := n.d.InFlight(); k != 0 {
+			return fmt.Errorf("node %d: %d requests still in flight after the last event (the policy holds work it never hands out)", n.idx, k)
+		}
 	}
 	return nil
 }
@@ -407,22 +502,37 @@ func (r *simRun) arrive(id sdk.TaskID, a arrival) {
 	t := &simTask{route: a.route, arrival: r.now, remaining: service, measured: a.at >= r.w.Warmup}
 	r.tasks[id] = t
 	r.counts.Sent++
-	task := sdk.Task{ID: id, Tenant: rt.Tenant, Route: rt.Path, Arrival: r.now, Deadline: r.now + rt.Deadline, Expected: r.est[a.route].value()}
-	if rt.Timeout > 0 {
-		r.push(simEvent{at: r.now + rt.Timeout, kind: evTimeout, id: id})
+	node := 0
+	if r.bal != nil {
+		var ok bool
+		if node, ok = r.bal.pick(r.nodes, r.now); !ok {
+			// Every node reports no headroom: HAProxy has no server
+			// with a weight and answers 503 itself.
+			r.counts.Refused++
+			r.end(id, http.StatusServiceUnavailable)
+			return
+		}
 	}
-	r.take(r.d.Arrive(r.now, task, rt.DropLate))
+	t.node = node
+	n := r.nodes[node]
+	n.arrived++
+	task := sdk.Task{ID: id, Tenant: rt.Tenant, Route: rt.Path, Arrival: r.now, Deadline: r.now + rt.Deadline, Expected: n.est[a.route].value()}
+	if rt.Timeout > 0 {
+		r.push(simEvent{at: r.now + rt.Timeout, kind: evTimeout, id: id, node: node})
+	}
+	n.take(n.d.Arrive(r.now, task, rt.DropLate))
 }
 
 // take carries out a dispatcher event's actions.
-func (r *simRun) take(acts []dispatch.Action) {
+func (n *simNode) take(acts []dispatch.Action) {
+	r := n.r
 	for _, a := range acts {
 		switch a.Kind {
 		case dispatch.Grant:
-			r.grant(int(a.Worker), a.ID)
+			n.grant(int(a.Worker), a.ID)
 		case dispatch.Raise:
-			wk := &r.workers[a.Worker]
-			r.push(simEvent{at: r.nextYield(wk), kind: evYield, w: int(a.Worker), gen: wk.gen})
+			wk := &n.workers[a.Worker]
+			n.push(simEvent{at: r.nextYield(wk), kind: evYield, w: int(a.Worker), gen: wk.gen})
 		case dispatch.Answer:
 			code := http.StatusTooManyRequests
 			switch a.Verdict {
@@ -438,19 +548,25 @@ func (r *simRun) take(acts []dispatch.Action) {
 			r.end(a.ID, code)
 		}
 	}
-	r.armPoll()
+	n.armPoll()
+}
+
+// push queues an event of this node.
+func (n *simNode) push(e simEvent) {
+	e.node = n.idx
+	n.r.push(e)
 }
 
 // armPoll schedules a poll a quantum from now if the policy holds tasks
 // while a worker is idle, as the server does (core/scheduler.go armPoll).
-func (r *simRun) armPoll() {
-	if r.polling || r.d.Queued() == 0 {
+func (n *simNode) armPoll() {
+	if n.polling || n.d.Queued() == 0 {
 		return
 	}
-	for _, wk := range r.workers {
+	for _, wk := range n.workers {
 		if !wk.busy {
-			r.polling = true
-			r.push(simEvent{at: r.now + r.quantum, kind: evPoll})
+			n.polling = true
+			n.push(simEvent{at: n.r.now + n.r.quantum, kind: evPoll})
 			return
 		}
 	}
@@ -465,9 +581,10 @@ func (r *simRun) nextYield(wk *simWorker) time.Duration {
 	return wk.execStart + (r.now-wk.execStart+sp-1)/sp*sp
 }
 
-func (r *simRun) grant(w int, id sdk.TaskID) {
+func (n *simNode) grant(w int, id sdk.TaskID) {
+	r := n.r
 	t := r.tasks[id]
-	wk := &r.workers[w]
+	wk := &n.workers[w]
 	wk.id, wk.busy = id, true
 	wk.gen++
 	cost := r.costs.Switch
@@ -476,68 +593,70 @@ func (r *simRun) grant(w int, id sdk.TaskID) {
 		t.started = true
 	}
 	wk.execStart, wk.slice = r.now+cost, r.now
-	r.schedule(w)
+	n.schedule(w)
 }
 
 // schedule queues the next event of the task on w: its completion, or its
 // quantum's end if that comes first.
-func (r *simRun) schedule(w int) {
-	wk := &r.workers[w]
+func (n *simNode) schedule(w int) {
+	r := n.r
+	wk := &n.workers[w]
 	t := r.tasks[wk.id]
 	done := wk.execStart + t.remaining
 	if t.killed {
-		r.push(simEvent{at: min(done, r.nextYield(wk)), kind: evKill, w: w, gen: wk.gen})
+		n.push(simEvent{at: min(done, r.nextYield(wk)), kind: evKill, w: w, gen: wk.gen})
 		return
 	}
 	if r.preemption {
 		sp := r.costs.Safepoint
 		end := wk.slice + (r.quantum+sp-1)/sp*sp
 		if end < done {
-			r.push(simEvent{at: end, kind: evYield, w: w, gen: wk.gen})
+			n.push(simEvent{at: end, kind: evYield, w: w, gen: wk.gen})
 			return
 		}
 	}
-	r.push(simEvent{at: done, kind: evComplete, w: w, gen: wk.gen})
+	n.push(simEvent{at: done, kind: evComplete, w: w, gen: wk.gen})
 }
 
 // progress accounts the service the task on w has run up to now.
-func (r *simRun) progress(w int) {
-	wk := &r.workers[w]
-	if r.now > wk.execStart {
-		t := r.tasks[wk.id]
-		t.remaining = max(t.remaining-(r.now-wk.execStart), 0)
-		wk.execStart = r.now
+func (n *simNode) progress(w int) {
+	wk := &n.workers[w]
+	if now := n.r.now; now > wk.execStart {
+		t := n.r.tasks[wk.id]
+		t.remaining = max(t.remaining-(now-wk.execStart), 0)
+		wk.execStart = now
 	}
 }
 
-func (r *simRun) interrupt(w int) {
-	wk := &r.workers[w]
+func (n *simNode) interrupt(w int) {
+	wk := &n.workers[w]
 	id := wk.id
-	preempted, acts := r.d.Interrupt(r.now, sdk.WorkerID(w))
+	preempted, acts := n.d.Interrupt(n.r.now, sdk.WorkerID(w))
 	if preempted {
 		wk.busy = false
 		wk.gen++
 	}
-	r.take(acts)
+	n.take(acts)
 	if !preempted && wk.id == id {
 		wk.gen++
-		wk.slice = r.now
-		r.schedule(w)
+		wk.slice = n.r.now
+		n.schedule(w)
 	}
 }
 
-func (r *simRun) finish(w int, ok bool) {
-	wk := &r.workers[w]
+func (n *simNode) finish(w int, ok bool) {
+	r := n.r
+	wk := &n.workers[w]
 	id := wk.id
 	t := r.tasks[id]
 	if ok {
-		if task, found := r.d.Task(id, r.now); found {
-			r.est[t.route].add(task.Ran)
+		if task, found := n.d.Task(id, r.now); found {
+			n.est[t.route].add(task.Ran)
 		}
 	}
 	wk.busy = false
 	wk.gen++
-	acts := r.d.Finish(r.now, sdk.WorkerID(w), ok)
+	acts := n.d.Finish(r.now, sdk.WorkerID(w), ok)
 	if ok {
 		r.counts.Completed++
 		r.end(id, http.StatusOK)
@@ -545,7 +664,7 @@ func (r *simRun) finish(w int, ok bool) {
 		r.counts.Killed++
 		r.end(id, http.StatusGatewayTimeout)
 	}
-	r.take(acts)
+	n.take(acts)
 }
 
 // timeout kills task id if it is still in flight: at once if it holds no
@@ -555,17 +674,18 @@ func (r *simRun) timeout(id sdk.TaskID) {
 	if t == nil {
 		return
 	}
-	if r.d.Cancel(r.now, id) {
+	n := r.nodes[t.node]
+	if n.d.Cancel(r.now, id) {
 		r.counts.Killed++
 		r.end(id, http.StatusGatewayTimeout)
 		return
 	}
 	t.killed = true
-	for w := range r.workers {
-		if wk := &r.workers[w]; wk.busy && wk.id == id {
-			r.progress(w)
+	for w := range n.workers {
+		if wk := &n.workers[w]; wk.busy && wk.id == id {
+			n.progress(w)
 			wk.gen++
-			r.schedule(w)
+			n.schedule(w)
 		}
 	}
 }

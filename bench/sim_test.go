@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gosledge/gosledge/core/config"
 	"github.com/gosledge/gosledge/plugins"
 	"github.com/gosledge/gosledge/sdk"
 )
@@ -141,26 +142,12 @@ rate = %d
 			if err != nil {
 				t.Fatal(err)
 			}
-			reg := plugins.Builtins()
-			pol, err := reg.New(c.policy)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r, src, err := newSimRun(w, cfg, 1, Policy{Name: c.policy}, pol, nil, w.Rates[0], quietLog())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := r.loop(src); err != nil {
-				t.Fatal(err)
-			}
+			r := runNodes(t, w, cfg, 1, c.policy, []int{0}, "")
 			n := r.counts
-			if n.Sent == 0 || n.Sent != n.Completed+n.Refused+n.Dropped+n.Shed+n.Killed {
-				t.Fatalf("counts %+v do not add up", n)
-			}
 			if !c.want(n) {
 				t.Fatalf("counts %+v: not the outcomes this load should produce", n)
 			}
-			if len(r.tasks) != 0 || r.d.InFlight() != 0 {
+			if len(r.tasks) != 0 || r.nodes[0].d.InFlight() != 0 {
 				t.Fatalf("%d tasks left", len(r.tasks))
 			}
 			got := 0
@@ -172,6 +159,33 @@ rate = %d
 			}
 		})
 	}
+}
+
+// runNodes simulates w's first rate on one node per entry of nodeWorkers
+// (its workers; 0 for workers), each with its own instance of built-in
+// policy, behind bal, and checks that sent = completed + refused + dropped
+// + shed + killed.
+func runNodes(t *testing.T, w *Workload, cfg *config.Config, workers int, policy string, nodeWorkers []int, bal Balancer) *simRun {
+	t.Helper()
+	var pols []nodePolicy
+	for _, nw := range nodeWorkers {
+		pol, err := plugins.Builtins().New(policy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pols = append(pols, nodePolicy{pol: pol, workers: nw})
+	}
+	r, src, err := newSimNodes(w, cfg, workers, Policy{Name: policy}, pols, bal, w.Rates[0], quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.loop(src); err != nil {
+		t.Fatal(err)
+	}
+	if n := r.counts; n.Sent == 0 || n.Sent != n.Completed+n.Refused+n.Dropped+n.Shed+n.Killed {
+		t.Fatalf("counts %+v do not add up", n)
+	}
+	return r
 }
 
 // TestSimHandComputed: FIFO without preemption on one worker, costs off,
@@ -291,16 +305,9 @@ func TestPerfLogSamples(t *testing.T) {
 	}
 }
 
-// BenchmarkSim64 simulates one million requests on 64 workers at about
-// 90% load (EDF with preemption) and reports simulated requests per
-// second of wall time.
-func BenchmarkSim64(b *testing.B) {
-	// 64 workers × ~2.5 ms mean service at 90% ≈ 23 000 req/s; 44 s ≈ 1M.
-	w := simWorkload(b, "", `config = "serve.toml"
-duration = "44s"
-warmup = "0s"
-[arrival]
-rate = 23000
+// benchRoutes are the simulator benchmarks' routes: a mean service of
+// about 2.5 ms.
+const benchRoutes = `
 [[route]]
 name = "a"
 tenant = "demo"
@@ -312,7 +319,19 @@ name = "b"
 tenant = "demo"
 path = "/b"
 service = "fixed 12ms"
-`, "")
+`
+
+// BenchmarkSim64 simulates one million requests on 64 workers at about
+// 90% load (EDF with preemption) and reports simulated requests per
+// second of wall time.
+func BenchmarkSim64(b *testing.B) {
+	// 64 workers × ~2.5 ms mean service at 90% ≈ 23 000 req/s; 44 s ≈ 1M.
+	w := simWorkload(b, "", `config = "serve.toml"
+duration = "44s"
+warmup = "0s"
+[arrival]
+rate = 23000
+`+benchRoutes, "")
 	pols, _ := ParsePolicies("edf")
 	b.ResetTimer()
 	var sent int

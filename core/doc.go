@@ -65,6 +65,12 @@
 // sampled request's phases in the scheduler and exports them once it is
 // answered (tracing.go).
 //
+// Beside the tenant listeners, what an instance tells a load balancer:
+// load.go computes its state (up, drain, down) and admission headroom
+// (Headroom, over the dispatcher), served at GET /load and as gauges on
+// the metrics listener (metrics.go) and to HAProxy's agent-check by
+// agent.go (runtime.agent). Balancing is HAProxy's (package cluster).
+//
 // What must not live here: policies (plugins/), the policy contract (sdk/),
 // config parsing (core/config), Wasm rewriting (core/instrument).
 package core

@@ -81,7 +81,7 @@ func newMetrics(s *Server) *metrics {
 	m.reg.MustRegister(m.requests, m.queueing, m.execution, m.latency, m.misses, m.refusals, m.drops,
 		m.kills, m.cpuKills, m.concurrency, m.preemptions, m.yields, m.decisions, m.fallbacks, m.perfDropped,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		stateCollector{s}, policyCollector{s})
+		stateCollector{s}, policyCollector{s}, loadCollector{s})
 	return m
 }
 
@@ -164,9 +164,10 @@ func newOpsServer(s *Server, addr string, withPprof bool) (*opsServer, error) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
+	mux.HandleFunc("GET /load", s.serveLoad)
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if s.isDraining() {
-			httpError(w, http.StatusServiceUnavailable, "draining")
+		if st := s.loadState(); st != LoadUp {
+			httpError(w, http.StatusServiceUnavailable, st)
 			return
 		}
 		w.Write([]byte("ready\n"))

@@ -48,6 +48,7 @@ type Server struct {
 	tenants []*tenant
 	metrics *metrics
 	ops     *opsServer // nil unless runtime.metrics is set
+	agent   *agent     // nil unless runtime.agent is set
 	perf    *perfLog   // nil unless runtime.perf_log is set
 	tracing *tracing   // nil unless runtime.tracing.endpoint is set
 
@@ -62,6 +63,7 @@ type Server struct {
 	reloadMu sync.Mutex // one reload at a time
 
 	liveMu   sync.Mutex
+	serving  bool // Run is serving and shutdown has not answered everything (Load)
 	draining bool
 	live     map[*Sandbox]struct{}
 }
@@ -230,6 +232,11 @@ func (s *Server) start(ctx context.Context) error {
 			return err
 		}
 	}
+	if addr := s.cfg.Runtime.Agent; addr != "" {
+		if s.agent, err = newAgent(addr, s.Load, s.log); err != nil {
+			return err
+		}
+	}
 	if path := s.cfg.Runtime.PerfLog; path != "" {
 		if s.perf, err = openPerfLog(path, s.metrics.perfDropped.Inc); err != nil {
 			return err
@@ -375,12 +382,21 @@ func (s *Server) MetricsAddr() string {
 	return s.ops.ln.Addr().String()
 }
 
+// AgentAddr returns the agent-check listener's address, or "".
+func (s *Server) AgentAddr() string {
+	if s.agent == nil {
+		return ""
+	}
+	return s.agent.ln.Addr().String()
+}
+
 // Run serves until ctx is cancelled, then drains: new requests get 503,
 // requests in flight may finish for runtime.drain_timeout, what is left is
 // killed (504), and logs are flushed. It returns once every request has
 // been answered.
 func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, len(s.tenants))
+	s.setServing(true)
 	for _, t := range s.tenants {
 		s.log.Info("serving", "tenant", t.name, "addr", t.ln.Addr().String(), "routes", len(t.routeMap()))
 		go func() {
@@ -414,6 +430,7 @@ func (s *Server) shutdown() error {
 	drainCtx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	killed := s.killLive(drainCtx)
+	s.setServing(false)
 
 	// Every request is answered; close listeners and idle connections,
 	// give responses a moment to flush, then drop what is left.
@@ -466,12 +483,6 @@ func (s *Server) liveCount() int {
 	return len(s.live)
 }
 
-func (s *Server) isDraining() bool {
-	s.liveMu.Lock()
-	defer s.liveMu.Unlock()
-	return s.draining
-}
-
 // admitLive registers sb unless the server is draining.
 func (s *Server) admitLive(sb *Sandbox) bool {
 	s.liveMu.Lock()
@@ -498,6 +509,9 @@ func (s *Server) close(ctx context.Context) error {
 	}
 	if s.ops != nil {
 		s.ops.close()
+	}
+	if s.agent != nil {
+		s.agent.close()
 	}
 	var err error
 	if s.perf != nil {

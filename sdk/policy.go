@@ -149,6 +149,14 @@ type Gauge struct {
 	Value  float64
 }
 
+// HeadroomGauge is the name of the policy-wide Gauge (Tenant "") in which
+// a Reporter says what share of its capacity it could still admit, from 0
+// (it would refuse any new task) to 1 (idle). The core reports it to load
+// balancers (runtime.agent, GET /load) instead of its own estimate; a
+// policy that does not report it is judged by the core's utilisation test
+// or its queue length (RATIONALE.md, "Load report").
+const HeadroomGauge = "headroom"
+
 // Reporter is implemented by policies that expose internal state as
 // gauges (served as gosledge_policy_gauge{policy,name,tenant}). Report is
 // called under the scheduler lock at scrape time and must be cheap.

@@ -18,7 +18,7 @@ import (
 // benchCmd is `sledge bench`: every listed policy in turn on one workload,
 // a table on stdout, files in the out dir.
 func benchCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("bench", "bench --workload W [--policies P,...] [--out DIR] [--duration D] [--repeat N] [--strict=false]", stderr)
+	fs := newFlags("bench", "bench --workload W [--policies P,...] [--target URL] [--out DIR] [--duration D] [--repeat N] [--strict=false]", stderr)
 	workload := fs.String("workload", "", "workload file (required), e.g. examples/workloads/bimodal.toml")
 	list := fs.String("policies", strings.Join(plugins.Builtins().Names(), ","),
 		"comma-separated policies to compare, in order; NAME:nopreempt or NAME:preempt forces preemption off or on")
@@ -29,6 +29,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	fs.Var(&strict, "strict", "fail a run whose policy fell back (a plugin failed and plugin_fallback took over) (default: on for plugin policies)")
 	perfLogs := fs.String("perflog", "", "directory where every run writes its server's perf log (POLICY-RATE-REPEAT.csv), e.g. for sledge sim --service-from")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	target := fs.String("target", "", "send the workload to servers already running (a HAProxy frontend, a remote instance) instead of starting one per run: URL, or TENANT=URL,...; --policies then only label the runs (default label \"target\")")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -47,6 +48,15 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var targets map[string]string
+	if *target != "" {
+		if targets, err = bench.ParseTargets(*target); err != nil {
+			return fmt.Errorf("--target: %w", err)
+		}
+		if !setFlags(fs)["policies"] {
+			*list = "target"
+		}
+	}
 	policies, err := bench.ParsePolicies(*list)
 	if err != nil {
 		return fmt.Errorf("--policies: %w", err)
@@ -60,7 +70,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	rep, runErr := bench.Run(ctx, w, bench.Options{
 		Policies: policies, Duration: *duration, Registry: plugins.Builtins(), Logger: log, Progress: stderr,
-		Repeat: *repeat, Strict: strict.value, PerfLogDir: *perfLogs,
+		Repeat: *repeat, Strict: strict.value, PerfLogDir: *perfLogs, Targets: targets,
 	})
 	if rep == nil || len(rep.Runs) == 0 {
 		return runErr

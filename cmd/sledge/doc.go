@@ -3,7 +3,9 @@
 //	sledge serve    [--config F] [--workers N] [--policy P] [--quantum D] [--log-level L] [--log-format F]
 //	sledge validate --config F
 //	sledge policies [--config F]
-//	sledge bench    --workload W [--policies P,...] [--out DIR] [--duration D]
+//	sledge bench    --workload W [--policies P,...] [--target URL] [--out DIR] [--duration D]
+//	sledge sim      --workload W [--policies P,...] [--workers N] [--nodes K [--balancers B,...]]
+//	sledge cluster  up --instances N --config F [--workers N,...] [--no-agent] [--dry-run]
 //	sledge version
 //
 // With no --config, serve and policies use the embedded default config

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gosledge/gosledge/cluster"
 	"github.com/gosledge/gosledge/core"
 	"github.com/gosledge/gosledge/core/config"
 	"github.com/gosledge/gosledge/examples"
@@ -37,6 +38,7 @@ Usage:
   sledge bench    --workload W [--policies P,...] [--out DIR]             compare policies on a workload
   sledge sim      --workload W [--policies P,...] [--workers N] [--seed S]   the same, simulated in virtual time
   sledge compare  A/results.json B/results.json                           two reports side by side (bench vs sim)
+  sledge cluster  up --instances N --config F                             N instances behind a generated HAProxy
   sledge version                                                          print the version
 
 Run "sledge COMMAND --help" for a command's flags.
@@ -64,6 +66,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = simCmd(rest, stdout, stderr)
 	case "compare":
 		err = compareCmd(rest, stdout, stderr)
+	case "cluster":
+		err = clusterCmd(rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "sledge", buildVersion())
 	case "help", "-h", "--help":
@@ -157,6 +161,7 @@ func serve(args []string, stderr io.Writer) error {
 	quantum := durationFlag(fs, "quantum", "preemption quantum, a `duration` with its unit, e.g. 1ms or 500us (overrides runtime.quantum)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
+	portOffset := fs.Int("port-offset", 0, "add K to every port the config listens on: tenants, metrics, agent (several instances of one config on one host)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -172,7 +177,10 @@ func serve(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := cfg.Override(*workers, *policy, *quantum); err != nil {
+	if err := cfg.Override(*workers, *policy, *quantum); err == nil {
+		err = cluster.Offset(cfg, *portOffset)
+	}
+	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -195,6 +203,9 @@ func serve(args []string, stderr io.Writer) error {
 		c, err := loadConfig(*cfgPath)
 		if err == nil {
 			err = c.Override(*workers, *policy, *quantum)
+		}
+		if err == nil {
+			err = cluster.Offset(c, *portOffset)
 		}
 		return c, err
 	})

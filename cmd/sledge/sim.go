@@ -18,7 +18,7 @@ import (
 // simCmd is `sledge sim`: the workload of `sledge bench`, in virtual time
 // through the server's dispatcher, reported the same way.
 func simCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("sim", "sim --workload W [--policies P,...] [--workers N] [--seed S] [--service-from PERFLOG] [--out DIR]", stderr)
+	fs := newFlags("sim", "sim --workload W [--policies P,...] [--workers N] [--nodes K [--balancers B,...]] [--seed S] [--service-from PERFLOG] [--out DIR]", stderr)
 	workload := fs.String("workload", "", "workload file (required), e.g. examples/workloads/bimodal.toml")
 	list := fs.String("policies", strings.Join(plugins.Builtins().Names(), ","),
 		"comma-separated policies to compare, in order: built-ins or [[plugin]] names of the serve config; NAME:nopreempt or NAME:preempt forces preemption off or on")
@@ -28,8 +28,18 @@ func simCmd(args []string, stdout, stderr io.Writer) error {
 	serviceFrom := fs.String("service-from", "", "perf log written by sledge serve: every route's service times are sampled from its 200s there")
 	out := fs.String("out", "", "directory for CSV, JSON and charts (default results/WORKLOAD-TIMESTAMP)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	nodes := fs.Int("nodes", 1, "simulate a cluster of this many nodes of --workers each, every one with its own policy instance, behind each balancer; rates are the cluster's")
+	balancers := fs.String("balancers", bench.BalancerNames(), "with --nodes: comma-separated balancers to compare (runs labelled POLICY@BALANCER)")
+	nodeWorkers := fs.String("node-workers", "", "with --nodes: each node's workers, one value for all or one per node (e.g. 64,64,32 to slow the third)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *nodes < 1 {
+		return fmt.Errorf("--nodes: must be at least 1, got %d", *nodes)
+	}
+	bals, err := bench.ParseBalancers(*balancers)
+	if err != nil {
+		return fmt.Errorf("--balancers: %w", err)
 	}
 	if *workload == "" {
 		fmt.Fprintln(stderr, "sim: --workload is required")
@@ -52,7 +62,12 @@ func simCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	opt := bench.SimOptions{Policies: policies, Duration: *duration, Workers: *workers, Seed: *seed,
-		Registry: plugins.Builtins(), Logger: log}
+		Registry: plugins.Builtins(), Logger: log, Nodes: *nodes, Balancers: bals}
+	if *nodeWorkers != "" {
+		if opt.NodeWorkers, err = workerList("--node-workers", *nodeWorkers, *nodes); err != nil {
+			return err
+		}
+	}
 	if *serviceFrom != "" {
 		opt.Service = func(bench.Route) *bench.Service {
 			return &bench.Service{Model: bench.ServicePerfLog, File: *serviceFrom}

@@ -79,6 +79,11 @@ type Runtime struct {
 	// Metrics is the host:port of the Prometheus /metrics, /healthz and
 	// /readyz listener; "" turns it off.
 	Metrics string `toml:"metrics"`
+	// Agent is the host:port of a TCP listener that speaks HAProxy's
+	// agent-check protocol: it answers the instance's state and a weight
+	// from its admission headroom (README "Running several instances");
+	// "" turns it off.
+	Agent string `toml:"agent"`
 	// Pprof mounts net/http/pprof on the metrics listener.
 	Pprof bool `toml:"pprof"`
 	// PluginFallback is the built-in policy that takes over, with every

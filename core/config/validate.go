@@ -34,6 +34,7 @@ func (c *Config) validate(d *decoder) {
 	rt.check("max_table_elements", atLeast(r.MaxTableElements, 1))
 	rt.check("max_header_bytes", atLeast(int(min(r.MaxHeaderBytes, 1<<30)), 1<<10))
 	rt.check("metrics", checkHostPort(r.Metrics))
+	rt.check("agent", checkHostPort(r.Agent))
 	rt.check("admission_headroom", fraction(r.AdmissionHeadroom))
 	rt.check("plugin_fallback", notEmpty(r.PluginFallback))
 	rt.check("plugin_timeout", positive(r.PluginTimeout))

@@ -178,6 +178,10 @@ func (d *Dispatcher) Guarded() bool { return d.pol.guard != nil }
 // of a worker; 0 once every admitted task has left.
 func (d *Dispatcher) Admitted() int64 { return d.adm.admitted }
 
+// Capacity is what the utilisation test admits up to, in the same unit; 0
+// when Config.Admission is off.
+func (d *Dispatcher) Capacity() int64 { return d.adm.capacity }
+
 // Stats returns the counters.
 func (d *Dispatcher) Stats() Stats { return d.stats }
 

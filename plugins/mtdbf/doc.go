@@ -104,5 +104,7 @@
 // their first request and never removed.
 //
 // Reporter: per tenant, admitted_demand_seconds (Σc of its admitted tasks,
-// both classes), guaranteed_demand_seconds and reservation.
+// both classes), guaranteed_demand_seconds and reservation; and, policy-wide,
+// sdk.HeadroomGauge: 1 − the highest demand density D(t)/(workers·(t − now))
+// over the admitted deadlines, what a load balancer is told (runtime.agent).
 package mtdbf

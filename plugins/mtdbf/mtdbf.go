@@ -339,8 +339,8 @@ func (m *MTDBF) Shed(now time.Duration) []sdk.TaskID {
 // Report returns, per tenant, its admitted demand (remaining expected
 // execution of its admitted tasks not yet finished, both classes), the part
 // of it admitted as Guaranteed, and its reservation.
-func (m *MTDBF) Report(time.Duration) []sdk.Gauge {
-	g := make([]sdk.Gauge, 0, 3*len(m.tenants))
+func (m *MTDBF) Report(now time.Duration) []sdk.Gauge {
+	g := make([]sdk.Gauge, 0, 3*len(m.tenants)+1)
 	for _, tn := range m.tenants {
 		var gd int64
 		if tn.g != nil {
@@ -351,7 +351,7 @@ func (m *MTDBF) Report(time.Duration) []sdk.Gauge {
 			sdk.Gauge{Name: "guaranteed_demand_seconds", Tenant: tn.name, Value: seconds(gd)},
 			sdk.Gauge{Name: "reservation", Tenant: tn.name, Value: tn.res})
 	}
-	return g
+	return append(g, sdk.Gauge{Name: sdk.HeadroomGauge, Value: m.all.headroom(int64(now))})
 }
 
 func seconds(ns int64) float64 { return float64(ns) / float64(time.Second) }

@@ -311,3 +311,30 @@ func (t *treap) lastFlaggedAll(n int32) int32 {
 	}
 	return 0
 }
+
+// headroom is the machine's demand slack at its tightest deadline: 1 −
+// max over deadlines t of D(t) / (rate·(t − now)), in [0, 1]; 1 for an
+// empty set, 0 once a deadline is due or fully promised. It is the share
+// of the capacity until that deadline that Admit could still give a new
+// task due then. The fraction is not an aggregate the nodes keep, so this
+// walks the set in key order: O(n), called at scrape and agent-check time
+// (one walk per poll), never on the scheduling path.
+func (t *treap) headroom(now int64) float64 {
+	worst := 0.0
+	var prefix int64
+	stack := make([]int32, 0, 64)
+	for n := t.root; n != 0 || len(stack) > 0; {
+		for ; n != 0; n = t.nodes[n].l {
+			stack = append(stack, n)
+		}
+		n, stack = stack[len(stack)-1], stack[:len(stack)-1]
+		x := &t.nodes[n]
+		prefix += x.c
+		if x.dl <= now {
+			return 0
+		}
+		worst = max(worst, float64(prefix)/(t.rate*float64(x.dl-now)))
+		n = x.r
+	}
+	return min(1, max(0, 1-worst))
+}
