@@ -14,11 +14,11 @@ import (
 	"github.com/gosledge/gosledge/sdk"
 )
 
-// echoFunctions are the echo functions compared per request: C, Go as a
-// WASI command (its runtime starts in every request) and Go as a reactor
-// (restored from the snapshot _initialize left).
+// echoFunctions are the echo functions compared per request: C, Rust, Go
+// as a WASI command (its runtime starts in every request) and Go as a
+// reactor (restored from the snapshot _initialize left).
 var echoFunctions = []struct{ name, module string }{
-	{"c", "echo"}, {"go", "goecho/goecho"}, {"goreactor", "goreactor/goreactor"},
+	{"c", "echo"}, {"rust", "rustecho/rustecho"}, {"go", "goecho/goecho"}, {"goreactor", "goreactor/goreactor"},
 }
 
 // BenchmarkEchoLanguages measures one echo request of each echo function,

@@ -6,21 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/gosledge/gosledge/core/config"
 )
-
-// BenchmarkEchoCGoRust is what a function costs per request over HTTP by
-// the language it is written in: echo in C, Go and Rust (README, "Writing
-// functions"), one worker, one keep-alive client, the three interleaved
-// request by request so that the machine's noise falls on all alike.
-func BenchmarkEchoCGoRust(b *testing.B) {
-	ts := startServer(b, config.Runtime{Workers: 1, Preemption: true},
-		testRoute(b, "/c", "echo"), testRoute(b, "/go", "goecho/goecho"), testRoute(b, "/rust", "rustecho/rustecho"))
-	benchInterleaved(b, ts, []benchRequest{
-		{"c", "POST", "/c", "hello"}, {"go", "POST", "/go", "hello"}, {"rust", "POST", "/rust", "hello"},
-	})
-}
 
 // benchRequest is one variant of benchInterleaved.
 type benchRequest struct{ name, method, path, body string }
