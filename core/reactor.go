@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"io"
 	"runtime"
 	"strconv"
@@ -551,6 +552,47 @@ func closeNewReactors(ctx context.Context, done []map[string]*route, cur map[str
 			if r.reactor != nil && !served[r.reactor] {
 				r.reactor.close(ctx)
 			}
+		}
+	}
+}
+
+// reactorCollector exposes each reactor route's instance counts at scrape
+// time: gosledge_reactor_instances_total{tenant,route,event} (created,
+// reused, discarded) and gosledge_reactor_idle_instances{tenant,route}.
+// A reload that changes a route's module starts its counts again, as a
+// restarted process's would.
+type reactorCollector struct{ s *Server }
+
+var (
+	reactorInstancesDesc = prometheus.NewDesc("gosledge_reactor_instances_total",
+		"Reactor instances by event: created (instantiated), reused (served a request after an earlier one), discarded (closed after a request instead of restored).",
+		[]string{"tenant", "route", "event"}, nil)
+	reactorIdleDesc = prometheus.NewDesc("gosledge_reactor_idle_instances",
+		"Reactor instances restored to their snapshot and waiting for a request.", []string{"tenant", "route"}, nil)
+)
+
+func (reactorCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- reactorInstancesDesc
+	ch <- reactorIdleDesc
+}
+
+func (c reactorCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, t := range c.s.tenants {
+		for _, rt := range t.routeMap() {
+			r := rt.reactor
+			if r == nil {
+				continue
+			}
+			for _, ev := range []struct {
+				name string
+				n    uint64
+			}{{"created", r.stats.created.Load()}, {"reused", r.stats.reused.Load()}, {"discarded", r.stats.discarded.Load()}} {
+				ch <- prometheus.MustNewConstMetric(reactorInstancesDesc, prometheus.CounterValue, float64(ev.n), t.name, rt.cfg.Path, ev.name)
+			}
+			r.mu.Lock()
+			idle := len(r.idle)
+			r.mu.Unlock()
+			ch <- prometheus.MustNewConstMetric(reactorIdleDesc, prometheus.GaugeValue, float64(idle), t.name, rt.cfg.Path)
 		}
 	}
 }

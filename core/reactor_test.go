@@ -28,7 +28,7 @@ func reactorOf(t *testing.T, ts *testServer, path string) *reactor {
 // TestReactorEcho: the Go reactor example answers through the real server,
 // and from the second request on, on a reused instance.
 func TestReactorEcho(t *testing.T) {
-	ts := startServer(t, config.Runtime{Workers: 1, Preemption: true}, testRoute(t, "/goreactor", "goreactor/goreactor"))
+	ts := startServer(t, config.Runtime{Workers: 1, Preemption: true, Metrics: "127.0.0.1:0"}, testRoute(t, "/goreactor", "goreactor/goreactor"))
 	r := reactorOf(t, ts, "/goreactor")
 	for i := range 20 {
 		body := fmt.Sprintf("hello %d from Go", i)
@@ -45,6 +45,16 @@ func TestReactorEcho(t *testing.T) {
 	}
 	if n := r.stats.reused.Load(); n < 19 {
 		t.Errorf("%d of 22 requests on a reused instance, want at least 19", n)
+	}
+	scrape := get(t, "http://"+ts.MetricsAddr()+"/metrics")
+	for _, want := range []string{
+		fmt.Sprintf(`gosledge_reactor_instances_total{event="reused",route="/goreactor",tenant="t"} %d`, r.stats.reused.Load()),
+		fmt.Sprintf(`gosledge_reactor_instances_total{event="created",route="/goreactor",tenant="t"} %d`, r.stats.created.Load()),
+		`gosledge_reactor_idle_instances{route="/goreactor",tenant="t"} 1`,
+	} {
+		if !strings.Contains(scrape, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
 	}
 }
 
