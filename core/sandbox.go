@@ -406,7 +406,11 @@ func yield(ctx context.Context, mod api.Module, stack []uint64) {
 		}
 	}
 	if now-sb.lastGosched >= goschedInterval {
-		runtime.Gosched()
+		if s.busy.Load() >= s.procs {
+			s.kicks[sb.worker].yield() // no processor is left to poll the network
+		} else {
+			runtime.Gosched() // an idle processor sits in the poller
+		}
 		calibrate = false
 		now = s.now()
 		sb.lastGosched = now

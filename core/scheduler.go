@@ -3,6 +3,7 @@ package core
 import (
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,6 +31,13 @@ type scheduler struct {
 	// next safepoint, before its quantum is up (set by a Raise). Read
 	// lock-free on the yield hot path.
 	preempt []atomic.Bool
+	// kicks are each worker's way to have the network polled when it
+	// yields while every Go processor runs a sandbox (netyield.go); busy
+	// is how many workers run one, as of the last event, and procs
+	// GOMAXPROCS when the scheduler was made.
+	kicks []*pollKick
+	busy  atomic.Int32
+	procs int32
 
 	mu        sync.Mutex
 	cfg       dispatch.Config // without Policy and Guard (install)
@@ -82,6 +90,7 @@ func newScheduler(c schedConfig) (*scheduler, error) {
 		metrics:    c.Metrics,
 		onFallback: c.OnFallback,
 		preempt:    make([]atomic.Bool, c.Workers),
+		kicks:      make([]*pollKick, c.Workers),
 		sandboxes:  map[sdk.TaskID]*Sandbox{},
 		cfg: dispatch.Config{
 			Workers:    c.Workers,
@@ -93,6 +102,15 @@ func newScheduler(c schedConfig) (*scheduler, error) {
 			Log:        c.Log,
 		},
 	}
+	s.procs = int32(runtime.GOMAXPROCS(0))
+	for w := range s.kicks {
+		k, err := newPollKick()
+		if err != nil {
+			s.close()
+			return nil, err
+		}
+		s.kicks[w] = k
+	}
 	if c.Metrics != nil {
 		s.cfg.Timer = decisionTimer{now: c.Now, m: c.Metrics}
 	}
@@ -100,6 +118,15 @@ func newScheduler(c schedConfig) (*scheduler, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// close releases the kicks' pipes; nothing may run any more.
+func (s *scheduler) close() {
+	for _, k := range s.kicks {
+		if k != nil {
+			k.close()
+		}
+	}
 }
 
 // install gives the scheduler a fresh dispatcher over p, guarded by g (nil
@@ -158,6 +185,7 @@ func (s *scheduler) apply(acts []dispatch.Action, now time.Duration) {
 			sb.wake <- wakeup{verdict: a.Verdict}
 		}
 	}
+	s.busy.Store(int32(s.busyLocked()))
 	s.armPoll()
 }
 

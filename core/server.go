@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"reflect"
-	"runtime"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -154,14 +153,6 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		epoch:      time.Now(),
 		live:       map[*Sandbox]struct{}{},
 		killPlugin: killPlugin,
-	}
-	// Go cannot preempt Wasm, and a goroutine that yields with Gosched is
-	// picked again before the network is polled: with as many processors
-	// as workers, incoming requests would wait for sysmon's 10 ms network
-	// poll. One spare processor always sits in the poller.
-	if n := runtime.GOMAXPROCS(0); n <= cfg.Runtime.Workers {
-		runtime.GOMAXPROCS(cfg.Runtime.Workers + 1)
-		s.log.Info("raised GOMAXPROCS to keep a processor for the network", "from", n, "to", cfg.Runtime.Workers+1)
 	}
 	// Every request allocates wazero's per-instance structures (~17 KiB,
 	// most of it the call stack); at default GOGC the collector then ran
@@ -525,6 +516,9 @@ func (s *Server) close(ctx context.Context) error {
 	}
 	if s.engine != nil {
 		s.engine.close(ctx)
+	}
+	if s.sched != nil {
+		s.sched.close()
 	}
 	if s.killPlugin != nil {
 		s.killPlugin()

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -34,9 +33,6 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	cacheDir = dir
-	// New raises GOMAXPROCS above the worker count; do it once here so
-	// no test or benchmark changes it behind the testing package's back.
-	runtime.GOMAXPROCS(max(runtime.GOMAXPROCS(0), 3))
 	code := 0
 	defer func() { os.RemoveAll(dir); os.Exit(code) }()
 	code = m.Run()
