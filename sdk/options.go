@@ -24,6 +24,18 @@ type Config struct {
 	Tenants []TenantConfig
 }
 
+// HasOptions reports whether c carries a table: the policy's own or a
+// tenant's. A transport whose policy is no Configurer refuses such a
+// config rather than drop the tables.
+func (c Config) HasOptions() bool {
+	for _, t := range c.Tenants {
+		if t.Options != "" {
+			return true
+		}
+	}
+	return c.Options != ""
+}
+
 // TenantConfig is one tenant as a policy sees it.
 type TenantConfig struct {
 	Name string

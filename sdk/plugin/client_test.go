@@ -331,6 +331,11 @@ func TestWrap(t *testing.T) {
 		if l.calls != want || (charged == 1) != (cs&capCharger != 0) || c.Err() != nil {
 			t.Errorf("wrap(%v): %d round trips (want %d), Charge queued %d, err %v", cs.names(), l.calls, want, charged, c.Err())
 		}
+		// Tables for a policy that takes none are refused, not dropped.
+		err := p.(sdk.Configurer).Configure(sdk.Config{Workers: 2, Tenants: []sdk.TenantConfig{{Name: "t", Options: "x = 1"}}})
+		if noCfg := cs&capConfigurer == 0; noCfg != (err != nil) || noCfg && !strings.Contains(err.Error(), "takes no settings") {
+			t.Errorf("wrap(%v): Configure with a table = %v", cs.names(), err)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/gosledge/gosledge/sdk"
@@ -45,6 +46,9 @@ func (r remote) Charge(t sdk.Task, used, now time.Duration) {
 
 func (r remote) Configure(c sdk.Config) error {
 	if r.caps&capConfigurer == 0 {
+		if c.HasOptions() {
+			return fmt.Errorf("plugin %q: its policy takes no settings (it is not an sdk.Configurer), but the config has tables for it", r.c.name)
+		}
 		return nil
 	}
 	return r.c.configure(c)

@@ -385,6 +385,9 @@ func (c *Client) configure(cfg sdk.Config) error {
 		return c.err
 	}
 	if c.caps&CapConfigurer == 0 {
+		if cfg.HasOptions() {
+			return fmt.Errorf("its policy takes no settings (it is not an sdk.Configurer), but the config has tables for it")
+		}
 		return nil
 	}
 	strs := []string{string(cfg.Options)}

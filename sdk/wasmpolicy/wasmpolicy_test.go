@@ -328,8 +328,12 @@ func TestOptional(t *testing.T) {
 	pp.(sdk.Charger).Charge(sdk.Task{ID: 1}, 1, 1)
 	pp.(sdk.Shedder).Shed(1)
 	pp.(sdk.Reporter).Report(1)
-	if err := pp.(sdk.Configurer).Configure(cfg); err != nil {
+	if err := pp.(sdk.Configurer).Configure(sdk.Config{Workers: 1}); err != nil {
 		t.Error(err)
+	}
+	// Tables for a policy that takes none are refused, not dropped.
+	if err := pp.(sdk.Configurer).Configure(cfg); err == nil || !strings.Contains(err.Error(), "takes no settings") {
+		t.Errorf("Configure with tables of a policy that is no Configurer = %v", err)
 	}
 	if len(g2.calls) != 3 { // abi, buffer, hello
 		t.Errorf("calls for absent capabilities: %v", g2.calls)
