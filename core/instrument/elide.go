@@ -117,13 +117,71 @@ func (m *module) planChecks() {
 			}
 		}
 	}
-	// Tarjan's algorithm over the unchecked functions. It completes each
-	// component after every component it calls into, so costs are
+	// Strongly connected components over the unchecked functions, each
+	// completed after every component it calls into, so costs are
 	// computed callees first.
+	cost := make([]uint32, n)
+	sccs(n, func(v uint32) bool { return !checked[v] }, edges, func(members []uint32) {
+		v := members[0]
+		self := false
+		for w := range edges(v) {
+			self = self || w == v
+		}
+		if len(members) > 1 || self {
+			for _, w := range members {
+				checked[w] = true
+			}
+			return
+		}
+		c := uint64(m.funcs[v].size)
+		for w := range edges(v) {
+			if !checked[w] {
+				c += uint64(cost[w])
+			}
+		}
+		if c > maxUncheckedCost {
+			checked[v] = true
+			return
+		}
+		cost[v] = uint32(c)
+	})
+	m.checked = checked
+}
+
+// components numbers the strongly connected components of the direct
+// calls among the functions not checked, per function (checked ones get
+// their own).
+func (m *module) components(checked []bool) []int32 {
+	comp := make([]int32, len(m.funcs))
+	ncomp := int32(0)
+	edges := func(v uint32) iter.Seq[uint32] {
+		return func(yield func(uint32) bool) {
+			for _, w := range m.funcs[v].callees {
+				if !checked[w] && !yield(w) {
+					return
+				}
+			}
+		}
+	}
+	sccs(len(m.funcs), func(uint32) bool { return true }, edges, func(members []uint32) {
+		for _, w := range members {
+			comp[w] = ncomp
+		}
+		ncomp++
+	})
+	return comp
+}
+
+// sccs is Tarjan's algorithm over vertices 0..n-1 and the edges edges
+// yields, started from each unvisited vertex root accepts, in order. It
+// calls done with each strongly connected component once every component
+// reachable from it is done; members[0] is the component's root, and
+// members is only valid during the call. edges is asked anew each time,
+// so done may change what later calls yield.
+func sccs(n int, root func(v uint32) bool, edges func(v uint32) iter.Seq[uint32], done func(members []uint32)) {
 	index := make([]int32, n) // 0: not visited; else visit order + 1
 	low := make([]int32, n)
 	onStack := make([]bool, n)
-	cost := make([]uint32, n)
 	var stack []uint32
 	next := int32(1)
 	var visit func(v uint32)
@@ -152,84 +210,13 @@ func (m *module) planChecks() {
 		for _, w := range members {
 			onStack[w] = false
 		}
-		self := false
-		for w := range edges(v) {
-			self = self || w == v
-		}
-		if len(members) > 1 || self {
-			for _, w := range members {
-				checked[w] = true
-			}
-			return
-		}
-		c := uint64(m.funcs[v].size)
-		for w := range edges(v) {
-			if !checked[w] {
-				c += uint64(cost[w])
-			}
-		}
-		if c > maxUncheckedCost {
-			checked[v] = true
-			return
-		}
-		cost[v] = uint32(c)
+		done(members)
 	}
 	for v := range n {
-		if !checked[v] && index[v] == 0 {
+		if index[v] == 0 && root(uint32(v)) {
 			visit(uint32(v))
 		}
 	}
-	m.checked = checked
-}
-
-// components numbers the strongly connected components of the direct
-// calls among the functions not checked, per function (checked ones get
-// their own).
-func (m *module) components(checked []bool) []int32 {
-	n := len(m.funcs)
-	comp := make([]int32, n)
-	index := make([]int32, n) // 0: not visited; else visit order + 1
-	low := make([]int32, n)
-	onStack := make([]bool, n)
-	var stack []uint32
-	next, ncomp := int32(1), int32(0)
-	var visit func(v uint32)
-	visit = func(v uint32) {
-		index[v], low[v] = next, next
-		next++
-		stack = append(stack, v)
-		onStack[v] = true
-		for _, w := range m.funcs[v].callees {
-			if checked[w] {
-				continue
-			}
-			if index[w] == 0 {
-				visit(w)
-				low[v] = min(low[v], low[w])
-			} else if onStack[w] {
-				low[v] = min(low[v], index[w])
-			}
-		}
-		if low[v] != index[v] {
-			return
-		}
-		for {
-			w := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			onStack[w] = false
-			comp[w] = ncomp
-			if w == v {
-				break
-			}
-		}
-		ncomp++
-	}
-	for v := range n {
-		if index[v] == 0 {
-			visit(uint32(v))
-		}
-	}
-	return comp
 }
 
 // forcedLoop reports whether loop ordinal l of defined function i keeps
