@@ -16,7 +16,8 @@ import (
 //
 // Isolation: a memory goes back to the pool only after its instance is
 // closed, and is zeroed on the way in, so no byte of one request is ever
-// visible to the next (a test proves it).
+// visible to the next (a test proves it). Which pages to zero: those the
+// kernel reports resident (pagetrack_linux.go, or mincore).
 
 const (
 	// keepLimit: a memory that used at most this much keeps its pages
@@ -41,6 +42,7 @@ type memoryPool struct {
 	idle     map[uint64][]*linearMemory // by reservation, LIFO: the warmest first
 	n        int                        // idle memories, and those being reset to be
 	resident uint64                     // bytes the idle memories keep resident (at most)
+	pages    *pageTracker               // nil: resets ask mincore which pages to clear; reactors copy whole images
 }
 
 // linearMemory is one reservation backing one instance's memory at a time.
@@ -117,7 +119,7 @@ func (p *memoryPool) put(m *linearMemory) {
 		p.resident += m.kept
 	}
 	p.mu.Unlock()
-	if err := resetRegion(m.region[:m.touched], m.kept > 0); err != nil {
+	if err := p.reset(m, m.kept > 0); err != nil {
 		p.mu.Lock()
 		p.n--
 		p.resident -= m.kept
@@ -144,6 +146,9 @@ func (p *memoryPool) close() {
 		delete(p.idle, k)
 	}
 	p.n, p.resident = 0, 0
+	if p.pages != nil {
+		p.pages.close() // memories still leased then fail to reset and are unmapped
+	}
 }
 
 // memoryLease is a sandbox's allocator: it remembers the memories it handed

@@ -1,13 +1,22 @@
 package core
 
 import (
+	"errors"
 	"fmt"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-func newMemoryPool() *memoryPool { return &memoryPool{idle: map[uint64][]*linearMemory{}} }
+// newMemoryPool makes the pool, with a page tracker where the kernel
+// allows (pagetrack_linux.go); without, resets use mincore.
+func newMemoryPool() *memoryPool {
+	p := &memoryPool{idle: map[uint64][]*linearMemory{}}
+	if t, err := newPageTracker(); err == nil {
+		p.pages = t
+	}
+	return p
+}
 
 // reserveRegion maps n bytes of address space without committing memory:
 // MAP_NORESERVE so a 64 MiB limit per in-flight sandbox costs address
@@ -23,29 +32,49 @@ func reserveRegion(n uint64) ([]byte, error) {
 	return b, nil
 }
 
-// resetRegion makes b read as zeroes again. keep clears the pages that are
-// resident (the ones the guest touched) in place and leaves the others,
-// which already read as zero, untouched: clearing those would fault them
-// in only to zero them twice. Without keep, every page goes back to the
-// kernel: on Linux a private anonymous page reads as zero after
-// MADV_DONTNEED. b is whole Wasm pages, so it is page-aligned.
-func resetRegion(b []byte, keep bool) error {
+// reset makes m's first m.touched bytes read as zeroes again. keep keeps
+// the pages the guest touched resident, cleared in place; without keep,
+// every page goes back to the kernel: a private anonymous page reads as
+// zero after MADV_DONTNEED. The region is whole Wasm pages, page-aligned.
+func (p *memoryPool) reset(m *linearMemory, keep bool) error {
+	b := m.region[:m.touched]
 	if len(b) == 0 {
 		return nil
 	}
+	if !keep {
+		return unix.Madvise(b, unix.MADV_DONTNEED) // no page left to report written
+	}
+	if p.pages == nil {
+		return resetResident(b)
+	}
+	// A run's pages are all resident or all swapped out (the scan splits
+	// runs where the categories change).
+	var discardErr error
+	err := p.pages.resident(b, func(lo, hi int, swapped bool) {
+		if !swapped {
+			clear(b[lo:hi])
+		} else if err := unix.Madvise(b[lo:hi], unix.MADV_DONTNEED); err != nil {
+			discardErr = err
+		}
+	})
+	return errors.Join(err, discardErr)
+}
+
+// resetResident clears the pages mincore reports resident (the ones the
+// guest touched) in place and leaves the others, which already read as
+// zero, untouched: clearing those would fault them in only to zero them
+// twice. A page that is not resident may be swapped out: it is discarded.
+func resetResident(b []byte) error {
 	page := unix.Getpagesize()
 	var buf [keepLimit / 4096]byte
 	n := len(b) / page
-	if !keep || n > len(buf) {
+	if n > len(buf) {
 		return unix.Madvise(b, unix.MADV_DONTNEED)
 	}
 	vec := buf[:n]
 	if _, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), uintptr(unsafe.Pointer(&vec[0]))); errno != 0 {
 		return unix.Madvise(b, unix.MADV_DONTNEED)
 	}
-	// Runs of pages with the same residency: resident ones are cleared;
-	// the others are zero unless swapped out, which MADV_DONTNEED also
-	// discards.
 	for i := 0; i < n; {
 		j, resident := i, vec[i]&1 != 0
 		for j < n && (vec[j]&1 != 0) == resident {

@@ -8,6 +8,6 @@ import "errors"
 // the pool could not reset a big memory cheaply, so wazero allocates.
 func newMemoryPool() *memoryPool { return nil }
 
-func reserveRegion(uint64) ([]byte, error) { return nil, errors.ErrUnsupported }
-func resetRegion([]byte, bool) error       { return errors.ErrUnsupported }
-func releaseRegion([]byte)                 {}
+func reserveRegion(uint64) ([]byte, error)          { return nil, errors.ErrUnsupported }
+func (*memoryPool) reset(*linearMemory, bool) error { return errors.ErrUnsupported }
+func releaseRegion([]byte)                          {}

@@ -205,3 +205,105 @@ func TestNextFuel(t *testing.T) {
 		})
 	}
 }
+
+// TestMemoryPoolResetPaths: over several uses with different pages
+// written, only read (the shared zero page) and written again, a pooled
+// memory always comes back zero, both where the pool finds resident pages
+// with PAGEMAP_SCAN and where it asks mincore.
+func TestMemoryPoolResetPaths(t *testing.T) {
+	page := os.Getpagesize()
+	const pages = 64
+	uses := []struct {
+		write, read []int // page numbers
+	}{
+		{write: []int{0, 1, 7}},
+		{write: []int{7, 30}, read: []int{12, 13}},
+		{write: []int{0, 12}, read: []int{63}},
+		{write: []int{2, 3, 4, 5, 6, 63}},
+		{},
+	}
+	for _, scan := range []bool{true, false} {
+		t.Run(map[bool]string{true: "pagemap", false: "mincore"}[scan], func(t *testing.T) {
+			p := testPool(t)
+			if scan && p.pages == nil {
+				t.Skip("no PAGEMAP_SCAN or userfaultfd here: the pool uses mincore")
+			}
+			if !scan {
+				p.pages = nil
+			}
+			var first *byte
+			for u, use := range uses {
+				lease := &memoryLease{pool: p}
+				buf := lease.Allocate(wasmPage, pages*uint64(page)).Reallocate(pages * uint64(page))
+				if first == nil {
+					first = &buf[0]
+				} else if &buf[0] != first {
+					t.Fatal("the pool did not hand back the idle memory")
+				}
+				if i := firstNonZero(buf); i >= 0 {
+					t.Fatalf("use %d: byte %d is %#x, want a zeroed memory", u, i, buf[i])
+				}
+				var sink byte
+				for _, pg := range use.read {
+					sink += buf[pg*page+17]
+				}
+				for _, pg := range use.write {
+					buf[pg*page+page/2] = byte(u+1) + sink
+				}
+				lease.release()
+			}
+		})
+	}
+}
+
+func firstNonZero(b []byte) int {
+	for i, c := range b {
+		if c != 0 {
+			return i
+		}
+	}
+	return -1
+}
+
+// BenchmarkMemoryReset returns a memory written the way a C echo writes
+// its 128 KiB (a few pages) and the way a Go command writes 4 MiB (most
+// pages) to the pool, with the pool finding the pages to clear by
+// PAGEMAP_SCAN and by mincore.
+func BenchmarkMemoryReset(b *testing.B) {
+	page := os.Getpagesize()
+	for _, shape := range []struct {
+		name    string
+		size    int
+		written func(pg int) bool
+	}{
+		{"echo", 128 << 10, func(pg int) bool { return pg == 0 || pg == 1 || pg >= 13 && pg <= 15 }},
+		{"go", 4 << 20, func(pg int) bool { return pg%8 != 7 }},
+	} {
+		for _, scan := range []bool{true, false} {
+			b.Run(shape.name+"/"+map[bool]string{true: "pagemap", false: "mincore"}[scan], func(b *testing.B) {
+				p := newMemoryPool()
+				if p == nil || scan && p.pages == nil {
+					b.Skip("not on this platform")
+				}
+				defer p.close()
+				if !scan {
+					p.pages = nil
+				}
+				var elapsed time.Duration
+				for range b.N {
+					lease := &memoryLease{pool: p}
+					buf := lease.Allocate(wasmPage, uint64(shape.size)).Reallocate(uint64(shape.size))
+					for pg := 0; pg*page < len(buf); pg++ {
+						if shape.written(pg) {
+							buf[pg*page] = 1
+						}
+					}
+					start := time.Now()
+					lease.release()
+					elapsed += time.Since(start)
+				}
+				b.ReportMetric(float64(elapsed.Nanoseconds())/float64(b.N)/1e3, "reset-µs")
+			})
+		}
+	}
+}

@@ -207,7 +207,7 @@ func newReactor(ctx context.Context, e *engine, m wazero.CompiledModule, base wa
 	for _, g := range inst.globals {
 		r.snap.globals = append(r.snap.globals, g.Get())
 	}
-	inst.track()
+	inst.track(r.e.mem)
 	r.idle = append(r.idle, inst)
 	return r, nil
 }
@@ -268,7 +268,7 @@ func (r *reactor) get(ctx context.Context) (inst *reactorInstance, reused bool, 
 		r.discard(ctx, inst)
 		return nil, false, err
 	}
-	inst.track()
+	inst.track(r.e.mem)
 	return inst, false, nil
 }
 
@@ -305,10 +305,13 @@ func (m untrackingMemory) Free() {
 
 // track starts tracking the writes to inst's memory, now in the
 // snapshot's state; where that cannot be done, restores copy the image.
-func (inst *reactorInstance) track() {
+func (inst *reactorInstance) track(pool *memoryPool) {
+	if pool == nil {
+		return
+	}
 	mem := inst.mod.Memory()
 	if buf, ok := mem.Read(0, mem.Size()); ok {
-		inst.written, _ = newWriteTracker(buf)
+		inst.written, _ = newWriteTracker(pool.pages, buf)
 	}
 }
 
