@@ -59,9 +59,10 @@ func TestBenchChild(t *testing.T) {
 	io.Copy(io.Discard, os.Stdin) // until the parent closes it
 }
 
-// serveBare serves wasm as the bare baseline on an ephemeral port until t
-// ends and returns its address.
-func serveBare(t testing.TB, wasm []byte) string {
+// bareRunner runs wasm the bare baseline's way: one wazero runtime, a
+// fresh instance of the uninstrumented module per call, wazero's own
+// memory allocator, no scheduler. It is closed when t ends.
+func bareRunner(t testing.TB, wasm []byte) func(ctx context.Context, body []byte, path string, stdout io.Writer) error {
 	ctx := context.Background()
 	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler().WithCoreFeatures(features))
 	t.Cleanup(func() { rt.Close(ctx) })
@@ -71,6 +72,21 @@ func serveBare(t testing.TB, wasm []byte) string {
 		t.Fatal(err)
 	}
 	base := wazero.NewModuleConfig().WithName("").WithStartFunctions()
+	return func(ctx context.Context, body []byte, path string, stdout io.Writer) error {
+		m, err := rt.InstantiateModule(ctx, mod,
+			base.WithStdin(bytes.NewReader(body)).WithStdout(stdout).WithArgs(path))
+		if err == nil {
+			_, err = m.ExportedFunction("_start").Call(ctx)
+			m.Close(ctx)
+		}
+		return err
+	}
+}
+
+// serveBare serves wasm as the bare baseline on an ephemeral port until t
+// ends and returns its address.
+func serveBare(t testing.TB, wasm []byte) string {
+	run := bareRunner(t, wasm)
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
@@ -78,13 +94,7 @@ func serveBare(t testing.TB, wasm []byte) string {
 			return
 		}
 		var stdout bytes.Buffer
-		m, err := rt.InstantiateModule(r.Context(), mod,
-			base.WithStdin(bytes.NewReader(body)).WithStdout(&stdout).WithArgs(r.URL.Path))
-		if err == nil {
-			_, err = m.ExportedFunction("_start").Call(r.Context())
-			m.Close(r.Context())
-		}
-		if err != nil {
+		if err := run(r.Context(), body, r.URL.Path, &stdout); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
