@@ -99,42 +99,40 @@ func BenchmarkSandboxTail(b *testing.B) {
 	})
 }
 
-// tailBeside runs f b.N times, each followed by a spin as long as f's warm
-// p50, and reports both tails.
+// tailBeside runs f b.N times, each followed by a spin, and reports both
+// tails. The spin's length follows f's p50: every 500 rounds it is scaled
+// by the ratio of their recent medians, since this kind of VM's clock
+// speed drifts and a fixed calibration would not hold.
 func tailBeside(b *testing.B, f func()) {
 	timed := func(f func()) time.Duration {
 		start := time.Now()
 		f()
 		return time.Since(start)
 	}
-	median := func(f func(), n int) time.Duration {
-		d := make([]time.Duration, n)
-		for i := range d {
-			d[i] = timed(f)
-		}
+	recentMedian := func(d []time.Duration) time.Duration {
+		d = slices.Clone(d)
 		slices.Sort(d)
-		return d[n/2]
+		return d[len(d)/2]
 	}
-	target := median(f, 2000)
-	iters := 1 << 10
-	for median(func() { spinLoop(iters) }, 51) < target && iters < 1<<30 {
-		iters *= 2
+	const window = 500
+	for range window { // warm up
+		f()
 	}
-	lo, hi := iters/2, iters
-	for lo+lo/64 < hi {
-		if mid := (lo + hi) / 2; median(func() { spinLoop(mid) }, 51) < target {
-			lo = mid
-		} else {
-			hi = mid
-		}
-	}
+	iters := 1 << 12
 	runs, spins := make([]time.Duration, 0, b.N), make([]time.Duration, 0, b.N)
 	b.ResetTimer()
-	for range b.N {
+	for i := range b.N {
 		runs = append(runs, timed(f))
-		spins = append(spins, timed(func() { spinLoop(hi) }))
+		spins = append(spins, timed(func() { spinLoop(iters) }))
+		if (i+1)%window == 0 {
+			r, s := recentMedian(runs[i+1-window:]), recentMedian(spins[i+1-window:])
+			iters = max(1, int(float64(iters)*float64(r)/float64(s)))
+		}
 	}
 	b.StopTimer()
+	// The first windows calibrate the spin: leave them out.
+	skip := min(4*window, b.N/2)
+	runs, spins = runs[skip:], spins[skip:]
 	for _, k := range []struct {
 		name string
 		s    []time.Duration
