@@ -1,6 +1,8 @@
 package core
 
 import (
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 )
@@ -43,5 +45,26 @@ func TestEstimatorWindowSlides(t *testing.T) {
 	}
 	if got := e.Estimate(); got != time.Millisecond {
 		t.Errorf("after a full window of 1ms samples: %v", got)
+	}
+}
+
+// TestEstimatorMatchesSortedWindow: the incrementally sorted window gives,
+// after every sample, the percentile of the last estimateWindow samples
+// sorted anew, duplicates included.
+func TestEstimatorMatchesSortedWindow(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, p := range []int{1, 50, 70, 99, 100} {
+		e := newEstimator(time.Second, p)
+		var all []time.Duration
+		for i := range 5 * estimateWindow {
+			d := time.Duration(rng.IntN(40)) * time.Millisecond // many repeats
+			e.Add(d)
+			all = append(all, d)
+			window := slices.Clone(all[max(0, len(all)-estimateWindow):])
+			slices.Sort(window)
+			if got, want := e.Estimate(), nearestRank(window, p); got != want {
+				t.Fatalf("p%d after %d samples: %v, want %v", p, i+1, got, want)
+			}
+		}
 	}
 }
