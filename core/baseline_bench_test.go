@@ -52,6 +52,11 @@ func TestBenchChild(t *testing.T) {
 		addr = strings.TrimPrefix(ts.url, "http://")
 	case "bare":
 		addr = serveBare(t, exampleWasm(t, "echo"))
+	case "null":
+		addr = serveHTTP(t, func(w http.ResponseWriter, body []byte, _ string) error {
+			_, err := w.Write(body)
+			return err
+		})
 	default:
 		t.Fatalf("%s=%q", benchChildEnv, kind)
 	}
@@ -87,18 +92,31 @@ func bareRunner(t testing.TB, wasm []byte) func(ctx context.Context, body []byte
 // ends and returns its address.
 func serveBare(t testing.TB, wasm []byte) string {
 	run := bareRunner(t, wasm)
+	return serveHTTP(t, func(w http.ResponseWriter, body []byte, path string) error {
+		var stdout bytes.Buffer
+		if err := run(context.Background(), body, path, &stdout); err != nil {
+			return err
+		}
+		_, err := w.Write(stdout.Bytes())
+		return err
+	})
+}
+
+// serveHTTP serves answer, given each request's body and path, with
+// net/http on an ephemeral port until t ends, and returns its address.
+// With an answer that only writes the body back it is the null server:
+// the most req/s any net/http server can answer this client with, no
+// Wasm at all.
+func serveHTTP(t testing.TB, answer func(w http.ResponseWriter, body []byte, path string) error) string {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		var stdout bytes.Buffer
-		if err := run(r.Context(), body, r.URL.Path, &stdout); err != nil {
+		if err := answer(w, body, r.URL.Path); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
 		}
-		w.Write(stdout.Bytes())
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -216,8 +234,11 @@ func echoClients(b *testing.B, url string, conns int, keepAlive bool, d time.Dur
 
 // BenchmarkEchoVsBare serves echo from gosledge and from the bare baseline
 // side by side: for each load (1, 4, 16 connections, keep-alive or not),
-// rounds of one measurement each, alternating which server goes first,
-// and reports medians with the spread (min–max) of the ratio. Run it with
+// rounds of one measurement each, rotating which server goes first,
+// and reports medians with the spread (min–max) of the ratio. The null
+// server (serveHTTP, no Wasm) runs in the same rounds: null-ratio, its
+// req/s over the bare baseline's, is the ratio no net/http server could
+// beat with this client. Run it with
 // -benchtime 1x; -rounds and the duration per measurement come from
 // GOSLEDGE_BENCH_ROUNDS (default 5) and GOSLEDGE_BENCH_SLICE (default 1s).
 func BenchmarkEchoVsBare(b *testing.B) {
@@ -226,22 +247,26 @@ func BenchmarkEchoVsBare(b *testing.B) {
 	if d, err := time.ParseDuration(os.Getenv("GOSLEDGE_BENCH_SLICE")); err == nil {
 		slice = d
 	}
-	sledge, bare := startBenchChild(b, "sledge"), startBenchChild(b, "bare")
+	sledge, bare, null := startBenchChild(b, "sledge"), startBenchChild(b, "bare"), startBenchChild(b, "null")
 	for _, conns := range []int{1, 4, 16} {
 		for _, ka := range []bool{true, false} {
 			load := echoLoad{conns: conns, keepAlive: ka, d: slice}
 			b.Run(fmt.Sprintf("conns=%d/keepalive=%t", conns, ka), func(b *testing.B) {
 				var s, r []echoResult
-				var ratios []float64
+				var ratios, ceilings []float64
 				for i := range rounds {
-					var rs, rb echoResult
-					if i%2 == 0 {
-						rs, rb = load.run(b, sledge), load.run(b, bare)
-					} else {
-						rb, rs = load.run(b, bare), load.run(b, sledge)
+					var rs, rb, rn echoResult
+					switch i % 3 { // rotate which server goes first
+					case 0:
+						rs, rb, rn = load.run(b, sledge), load.run(b, bare), load.run(b, null)
+					case 1:
+						rb, rn, rs = load.run(b, bare), load.run(b, null), load.run(b, sledge)
+					default:
+						rn, rs, rb = load.run(b, null), load.run(b, sledge), load.run(b, bare)
 					}
 					s, r = append(s, rs), append(r, rb)
 					ratios = append(ratios, rs.rps/rb.rps)
+					ceilings = append(ceilings, rn.rps/rb.rps)
 				}
 				med := func(rs []echoResult, f func(echoResult) float64) float64 { return median(each(rs, f)) }
 				rps := func(x echoResult) float64 { return x.rps }
@@ -251,6 +276,7 @@ func BenchmarkEchoVsBare(b *testing.B) {
 				b.ReportMetric(median(ratios), "ratio")
 				b.ReportMetric(slices.Min(ratios), "ratio-min")
 				b.ReportMetric(slices.Max(ratios), "ratio-max")
+				b.ReportMetric(median(ceilings), "null-ratio")
 				b.ReportMetric(med(s, cpu), "sledge-cpu-µs/req")
 				b.ReportMetric(med(r, cpu), "bare-cpu-µs/req")
 			})
