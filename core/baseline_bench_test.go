@@ -49,6 +49,7 @@ func TestBenchChild(t *testing.T) {
 			rt.Tracing = config.Tracing{Endpoint: os.Getenv(benchOTLPEnv), SampleRatio: map[bool]float64{true: 1}[kind == "sledge-sampled"], ServiceName: "bench"}
 		}
 		ts := startServer(t, rt, testRoute(t, "/echo", "echo"))
+		ts.sched.recording.Store(false) // a benchmark's server, though run as a test
 		addr = strings.TrimPrefix(ts.url, "http://")
 	case "bare":
 		addr = serveBare(t, exampleWasm(t, "echo"))

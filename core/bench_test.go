@@ -163,6 +163,7 @@ func spinLoop(n int) {
 func BenchmarkPreemptionDelay(b *testing.B) {
 	ts := startServer(b, config.Runtime{Workers: 1, Preemption: true, Quantum: time.Millisecond},
 		testRoute(b, "/spin", "spin"))
+	ts.sched.record() // the switch delays
 	rt := ts.tenants[0].routeMap()["/spin"]
 	ctx := context.Background()
 	b.ResetTimer()

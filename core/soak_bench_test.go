@@ -35,9 +35,6 @@ func BenchmarkSoak(b *testing.B) {
 	ts := startServer(b, config.Runtime{Workers: 2, Preemption: true, MaxQueue: 64},
 		testRoute(b, "/fib", "fib"), testRoute(b, "/echo", "echo"), testRoute(b, "/trap", "trap"),
 		testRoute(b, "/spin", "spin"), small, loop)
-	// Test servers record every arrival and finish for the tests that
-	// read them; a soak measures the server as it runs in production.
-	ts.sched.recording.Store(false)
 	type call struct {
 		path, body string
 		abandon    time.Duration // > 0: the client gives up after this long
