@@ -27,9 +27,9 @@ import (
 // pages took two or more. Write tracking for every pooled memory was
 // measured and rejected: a command writes most of the pages it touches,
 // and a fault per page cost more than clearing them (RATIONALE, "A
-// request's fixed cost"). Where any of it is missing (an older kernel, a
-// seccomp filter that refuses userfaultfd) the pool falls back to mincore
-// and the reactor to copying its whole image.
+// request's fixed cost"). Where PAGEMAP_SCAN is missing (before Linux 6.7)
+// the pool falls back to mincore; where userfaultfd is refused too (Docker's
+// default seccomp profile) the reactor copies its whole image.
 
 // Linux UAPI (linux/userfaultfd.h, linux/fs.h).
 const (
@@ -63,8 +63,8 @@ type pmScanArg struct {
 // pageRegion is struct page_region.
 type pageRegion struct{ start, end, categories uint64 }
 
-// pageTracker is the pool's userfaultfd and pagemap: one of each for every
-// memory it tracks. Its methods are safe for concurrent use on distinct
+// pageTracker is the pool's pagemap and userfaultfd (-1 where refused): one
+// of each for every memory it tracks. Its methods are safe for concurrent use on distinct
 // memories (the scan buffer is per call); after close they fail, never
 // reaching a descriptor number the process may have reused.
 type pageTracker struct {
@@ -75,25 +75,18 @@ type pageTracker struct {
 
 var errTrackerClosed = errors.New("page tracker closed")
 
-// newPageTracker opens the userfaultfd and the pagemap and proves, on a
-// page of its own, that registering, protecting and scanning all work.
+// newPageTracker opens the pagemap and proves, on a page of its own, that
+// PAGEMAP_SCAN finds resident pages; then the userfaultfd, and proves that
+// registering, protecting and scanning for writes work. Without the first
+// there is no tracker; without the second (Docker's default seccomp
+// profile refuses userfaultfd) the tracker finds resident pages only, and
+// writesTracked says so.
 func newPageTracker() (*pageTracker, error) {
-	uffd, _, errno := unix.Syscall(unix.SYS_USERFAULTFD, unix.O_CLOEXEC|unix.O_NONBLOCK|uffdUserModeOnly, 0, 0)
-	if errno != 0 {
-		return nil, fmt.Errorf("userfaultfd: %w", errno)
-	}
-	t := &pageTracker{uffd: int(uffd), pagemap: -1}
-	api := [3]uint64{uffdAPI, uffdFeatureWPAsync | uffdFeatureWPUnpop, 0}
-	if err := ioctl(t.uffd, uffdioAPI, unsafe.Pointer(&api), "UFFDIO_API"); err != nil {
-		t.close()
-		return nil, err
-	}
 	pm, err := unix.Open("/proc/self/pagemap", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		t.close()
 		return nil, fmt.Errorf("open pagemap: %w", err)
 	}
-	t.pagemap = pm
+	t := &pageTracker{uffd: -1, pagemap: pm}
 	probe, err := unix.Mmap(-1, 0, unix.Getpagesize(), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
 	if err != nil {
 		t.close()
@@ -101,33 +94,59 @@ func newPageTracker() (*pageTracker, error) {
 	}
 	defer unix.Munmap(probe)
 	probe[0] = 1
-	err = t.register(probe)
-	if err == nil {
-		err = t.protect(probe, true)
-		if err == nil {
-			n := 0
-			err = t.written(probe, false, func(int, int) { n++ })
-			if err == nil && n != 0 {
-				err = fmt.Errorf("PAGEMAP_SCAN reports a protected page written")
-			}
-		}
-		if uerr := t.unregister(probe); err == nil {
-			err = uerr
-		}
-	}
-	if err == nil {
-		n := 0
-		err = t.resident(probe, func(lo, hi int, swapped bool) { n++ })
-		if err == nil && n != 1 {
-			err = fmt.Errorf("PAGEMAP_SCAN reports %d runs of a resident page", n)
-		}
+	n := 0
+	err = t.resident(probe, func(lo, hi int, swapped bool) { n++ })
+	if err == nil && n != 1 {
+		err = fmt.Errorf("PAGEMAP_SCAN reports %d runs of a resident page", n)
 	}
 	if err != nil {
 		t.close()
 		return nil, err
 	}
+	if uffd, err := t.openUffd(probe); err == nil {
+		t.uffd = uffd
+	}
 	return t, nil
 }
+
+// openUffd opens a userfaultfd in asynchronous write-protect mode and
+// proves it on probe, a resident page. t.uffd is still -1.
+func (t *pageTracker) openUffd(probe []byte) (int, error) {
+	uffd, _, errno := unix.Syscall(unix.SYS_USERFAULTFD, unix.O_CLOEXEC|unix.O_NONBLOCK|uffdUserModeOnly, 0, 0)
+	if errno != 0 {
+		return -1, fmt.Errorf("userfaultfd: %w", errno)
+	}
+	fd := int(uffd)
+	api := [3]uint64{uffdAPI, uffdFeatureWPAsync | uffdFeatureWPUnpop, 0}
+	err := ioctl(fd, uffdioAPI, unsafe.Pointer(&api), "UFFDIO_API")
+	if err == nil {
+		t.uffd = fd // for the probe's calls
+		err = t.register(probe)
+		if err == nil {
+			err = t.protect(probe, true)
+			if err == nil {
+				n := 0
+				err = t.written(probe, false, func(int, int) { n++ })
+				if err == nil && n != 0 {
+					err = fmt.Errorf("PAGEMAP_SCAN reports a protected page written")
+				}
+			}
+			if uerr := t.unregister(probe); err == nil {
+				err = uerr
+			}
+		}
+		t.uffd = -1
+	}
+	if err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+// writesTracked reports whether t can track writes (a reactor's restore),
+// not only find resident pages.
+func (t *pageTracker) writesTracked() bool { return t.uffd >= 0 }
 
 func ioctl(fd int, req uintptr, arg unsafe.Pointer, name string) error {
 	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), req, uintptr(arg)); errno != 0 {
@@ -246,10 +265,10 @@ func (t *pageTracker) close() {
 		return
 	}
 	t.closed = true
-	if t.pagemap >= 0 {
-		unix.Close(t.pagemap)
+	unix.Close(t.pagemap)
+	if t.uffd >= 0 {
+		unix.Close(t.uffd)
 	}
-	unix.Close(t.uffd)
 }
 
 // writeTracker finds the pages of one reactor instance's memory written
@@ -263,7 +282,7 @@ type writeTracker struct {
 // reservation) and tracks writes to it. pages is nil where the pool has
 // no tracker.
 func newWriteTracker(pages *pageTracker, mem []byte) (*writeTracker, error) {
-	if pages == nil {
+	if pages == nil || !pages.writesTracked() {
 		return nil, fmt.Errorf("no write tracking: %w", errors.ErrUnsupported)
 	}
 	if len(mem) == 0 || len(mem)%unix.Getpagesize() != 0 {
