@@ -64,6 +64,39 @@ func BenchmarkSandbox(b *testing.B) {
 	}
 }
 
+// BenchmarkSandboxBusy is BenchmarkSandbox's echo with every worker busy:
+// one client goroutine per worker (2), each running sandboxes back to
+// back, so no processor is idle for the collector's workers or the
+// runtime's own threads. It reports the p50 and p99 over all samples.
+func BenchmarkSandboxBusy(b *testing.B) {
+	const workers = 2
+	ts := startServer(b, config.Runtime{Workers: workers, Preemption: true}, testRoute(b, "/echo", "echo"))
+	rt := ts.tenants[0].routeMap()["/echo"]
+	body := []byte("hello")
+	var id atomic.Int64
+	per := make([][]time.Duration, workers)
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range (b.N + workers - 1) / workers {
+				start := time.Now()
+				sb := newSandbox(rt, sdk.TaskID(id.Add(1)), ts.now(), body, nil)
+				if out := sb.run(context.Background(), ts.Server); out.Result != ResultOK {
+					b.Errorf("echo: %v %s", out.Result, out.Body)
+					return
+				}
+				per[w] = append(per[w], time.Since(start))
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	reportPercentiles(b, slices.Concat(per...), "µs")
+}
+
 // BenchmarkSandboxTail puts the echo sandbox's p99 beside a spin run in
 // the same loop, one after the other: pure arithmetic calibrated to last
 // the sandbox's p50. The spin's tail is the machine's own for work that
