@@ -63,10 +63,11 @@ type pmScanArg struct {
 // pageRegion is struct page_region.
 type pageRegion struct{ start, end, categories uint64 }
 
-// pageTracker is the pool's pagemap and userfaultfd (-1 where refused): one
-// of each for every memory it tracks. Its methods are safe for concurrent use on distinct
-// memories (the scan buffer is per call); after close they fail, never
-// reaching a descriptor number the process may have reused.
+// pageTracker is the pool's pagemap and userfaultfd (-1 where refused):
+// one of each for every memory it tracks. Its methods are safe for
+// concurrent use on distinct memories (the scan buffer is per call);
+// after close they fail, never reaching a descriptor number the process
+// may have reused.
 type pageTracker struct {
 	uffd, pagemap int
 	mu            sync.RWMutex // held for reading across each ioctl
@@ -208,14 +209,14 @@ func (t *pageTracker) written(b []byte, protect bool, f func(lo, hi int)) error 
 	if protect {
 		flags = pmScanWPMatching | pmScanCheckWPAsync
 	}
-	return t.scan(b, flags, pageIsWritten, 0, func(lo, hi int, _ uint64) { f(lo, hi) })
+	return t.scan(b, flags, pageIsWritten, 0, pageIsWritten, func(lo, hi int, _ uint64) { f(lo, hi) })
 }
 
 // resident calls f with each run [lo, hi) of b's bytes that may hold data:
 // resident pages, or swapped out ones. A page mapped to the shared zero
 // page (only ever read) reads as zero, so it is not reported.
 func (t *pageTracker) resident(b []byte, f func(lo, hi int, swapped bool)) error {
-	return t.scan(b, 0, 0, pageIsPresent|pageIsSwapped, func(lo, hi int, c uint64) {
+	return t.scan(b, 0, 0, pageIsPresent|pageIsSwapped, pageIsPresent|pageIsSwapped|pageIsPFNZero, func(lo, hi int, c uint64) {
 		if c&pageIsPFNZero == 0 {
 			f(lo, hi, c&pageIsSwapped != 0)
 		}
@@ -223,8 +224,9 @@ func (t *pageTracker) resident(b []byte, f func(lo, hi int, swapped bool)) error
 }
 
 // scan runs PAGEMAP_SCAN over b: pages in every category of all and in
-// one of any, as runs with their categories.
-func (t *pageTracker) scan(b []byte, flags, all, any uint64, f func(lo, hi int, categories uint64)) error {
+// one of any, as runs with their categories of ret (a run ends where
+// those change).
+func (t *pageTracker) scan(b []byte, flags, all, any, ret uint64, f func(lo, hi int, categories uint64)) error {
 	if len(b) == 0 {
 		return nil
 	}
@@ -240,8 +242,7 @@ func (t *pageTracker) scan(b []byte, flags, all, any uint64, f func(lo, hi int, 
 			size: pmScanArgBytes, flags: flags,
 			start: start, end: addr + size,
 			vec: uint64(uintptr(unsafe.Pointer(&regions[0]))), vecLen: uint64(len(regions)),
-			categoryMask: all, categoryAnyofMask: any,
-			returnMask: pageIsWritten | pageIsPresent | pageIsSwapped | pageIsPFNZero,
+			categoryMask: all, categoryAnyofMask: any, returnMask: ret,
 		}
 		n, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(t.pagemap), pagemapScan, uintptr(unsafe.Pointer(&a)))
 		if errno != 0 {
