@@ -526,33 +526,22 @@ func reactorError(cfg *config.Config, ti, ri int, err error) error {
 	return fmt.Errorf("%s: key %q: module %s%s (%s): reactor: %w", at, key, tc.Name, rc.Path, rc.Module, err)
 }
 
-// closeOldReactors closes the reactors of old's routes that next does not
-// serve any more.
-func closeOldReactors(ctx context.Context, old, next map[string]*route) {
+// closeReactors closes the reactors of the routes in from that no route
+// in keep serves: after a reload (from the old maps, keep the new), after
+// a failed compileRoutes (from what it built, keep what the tenants
+// serve), and at shutdown (keep nothing). A reactor met twice is closed
+// once; closing is idempotent anyway.
+func closeReactors(ctx context.Context, keep []map[string]*route, from ...map[string]*route) {
 	kept := map[*reactor]bool{}
-	for _, r := range next {
-		kept[r.reactor] = true
-	}
-	for _, r := range old {
-		if r.reactor != nil && !kept[r.reactor] {
-			r.reactor.close(ctx)
-		}
-	}
-}
-
-// closeNewReactors closes the reactors a failed compileRoutes made (in
-// the finished route maps done and the unfinished one cur) that the
-// tenants do not serve now.
-func closeNewReactors(ctx context.Context, done []map[string]*route, cur map[string]*route, tenants []*tenant) {
-	served := map[*reactor]bool{}
-	for _, t := range tenants {
-		for _, r := range t.routeMap() {
-			served[r.reactor] = true
-		}
-	}
-	for _, routes := range append(done, cur) {
+	for _, routes := range keep {
 		for _, r := range routes {
-			if r.reactor != nil && !served[r.reactor] {
+			kept[r.reactor] = true
+		}
+	}
+	for _, routes := range from {
+		for _, r := range routes {
+			if r.reactor != nil && !kept[r.reactor] {
+				kept[r.reactor] = true
 				r.reactor.close(ctx)
 			}
 		}

@@ -303,3 +303,28 @@ func firstDiff(a, b []byte) int {
 	}
 	return -1
 }
+
+// TestCloseReactors: the reactors of from that keep does not serve are
+// closed, the others stay open, and routes without one are skipped.
+func TestCloseReactors(t *testing.T) {
+	kept, dropped, shared := &reactor{}, &reactor{}, &reactor{}
+	keep := []map[string]*route{{"/a": {reactor: kept}, "/s": {reactor: shared}, "/plain": {}}}
+	from := []map[string]*route{
+		{"/a": {reactor: kept}, "/b": {reactor: dropped}, "/plain": {}},
+		{"/b2": {reactor: dropped}, "/s": {reactor: shared}},
+	}
+	closeReactors(context.Background(), keep, from...)
+	for _, c := range []struct {
+		name string
+		r    *reactor
+		want bool
+	}{{"kept", kept, false}, {"shared", shared, false}, {"dropped", dropped, true}} {
+		if c.r.closed != c.want {
+			t.Errorf("%s reactor: closed %v, want %v", c.name, c.r.closed, c.want)
+		}
+	}
+	closeReactors(context.Background(), nil, keep...)
+	if !kept.closed || !shared.closed {
+		t.Error("at shutdown (keep nothing) a reactor stayed open")
+	}
+}

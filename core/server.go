@@ -253,20 +253,29 @@ func (s *Server) start(ctx context.Context) error {
 
 // compileRoutes builds every tenant's route map for cfg (tenants in cfg
 // order), reusing estimators and counters of the routes now served.
-func (s *Server) compileRoutes(ctx context.Context, cfg *config.Config) ([]map[string]*route, error) {
+func (s *Server) compileRoutes(ctx context.Context, cfg *config.Config) (_ []map[string]*route, err error) {
 	base := baseModuleConfig()
 	all := make([]map[string]*route, len(cfg.Tenants))
+	var routes map[string]*route // the tenant's being built
+	defer func() {
+		if err != nil { // the reactors made so far that no tenant serves
+			var served []map[string]*route
+			for _, t := range s.tenants {
+				served = append(served, t.routeMap())
+			}
+			closeReactors(ctx, served, append(all, routes)...)
+		}
+	}()
 	for ti, tc := range cfg.Tenants {
 		var old map[string]*route
 		if ti < len(s.tenants) {
 			old = s.tenants[ti].routeMap()
 		}
-		routes := map[string]*route{}
+		routes = map[string]*route{}
 		for ri, rc := range tc.Routes {
 			name := tc.Name + rc.Path
 			m, err := s.engine.compileRoute(ctx, cfg, ti, ri)
 			if err != nil {
-				closeNewReactors(ctx, all[:ti], routes, s.tenants)
 				return nil, err
 			}
 			r := &route{srv: s, tenant: tc.Name, name: name, cfg: rc, module: m, moduleConfig: base,
@@ -274,13 +283,11 @@ func (s *Server) compileRoutes(ctx context.Context, cfg *config.Config) ([]map[s
 			if len(rc.Preopen) > 0 {
 				fsc, err := preopenFS(rc.Preopen)
 				if err != nil {
-					closeNewReactors(ctx, all[:ti], routes, s.tenants)
 					return nil, fmt.Errorf("%s: tenant %q route %q: %w", cfg.Where("tenant", strconv.Itoa(ti), "route", strconv.Itoa(ri), "preopen"), tc.Name, rc.Path, err)
 				}
 				r.moduleConfig = base.WithFSConfig(fsc)
 			}
 			if r.reactor, err = s.routeReactor(ctx, cfg, ti, ri, m, r.moduleConfig, old[rc.Path]); err != nil {
-				closeNewReactors(ctx, all[:ti], routes, s.tenants)
 				return nil, err
 			}
 			if prev := old[rc.Path]; prev != nil {
@@ -331,7 +338,7 @@ func (s *Server) Reload(ctx context.Context, cfg *config.Config) error {
 	for i, t := range s.tenants {
 		old := t.routeMap()
 		t.routes.Store(&routes[i])
-		closeOldReactors(ctx, old, routes[i])
+		closeReactors(ctx, []map[string]*route{routes[i]}, old)
 	}
 	s.cfg = cfg
 	s.log.Info("config reloaded", "config", cfg.File)
@@ -524,7 +531,7 @@ func (s *Server) close(ctx context.Context) error {
 		err = s.perf.close()
 	}
 	for _, t := range s.tenants {
-		closeOldReactors(ctx, t.routeMap(), nil) // their idle instances and write trackers
+		closeReactors(ctx, nil, t.routeMap()) // their idle instances and write trackers
 	}
 	if terr := s.tracing.shutdown(); err == nil {
 		err = terr
