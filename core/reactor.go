@@ -411,9 +411,7 @@ func (r *reactor) serve(ctx context.Context, sb *Sandbox) Outcome {
 	now := s.now()
 	sb.lastYield, sb.lastGosched = now, now
 	res, err := inst.handle.Call(ctx)
-	sb.fuelMu.Lock()
-	sb.fuelGlobal = nil // no raise may touch an instance another request may get
-	sb.fuelMu.Unlock()
+	sb.forgetFuel()
 	inst.stdin.r, inst.stdout.w, inst.stderr.w, inst.sb = nil, nil, nil, nil
 	if err == nil && len(res) == 1 && uint32(res[0]) != 0 {
 		err = sys.NewExitError(uint32(res[0]))

@@ -221,6 +221,15 @@ func (sb *Sandbox) raise() {
 	sb.fuelMu.Unlock()
 }
 
+// forgetFuel drops the fuel global once the guest call has returned: no
+// raise may touch an instance that is closed, or that another request may
+// get (a reactor's).
+func (sb *Sandbox) forgetFuel() {
+	sb.fuelMu.Lock()
+	sb.fuelGlobal = nil
+	sb.fuelMu.Unlock()
+}
+
 // findFuel remembers the instance's fuel global at its first yield.
 func (sb *Sandbox) findFuel(mod api.Module) {
 	sb.fuelMu.Lock()
@@ -296,9 +305,7 @@ func (sb *Sandbox) run(ctx context.Context, srv *Server) (out Outcome) {
 	if err == nil {
 		sb.lastYield = s.now()
 		_, err = mod.ExportedFunction("_start").Call(ctx)
-		sb.fuelMu.Lock()
-		sb.fuelGlobal = nil // no raise may touch a closed instance
-		sb.fuelMu.Unlock()
+		sb.forgetFuel()
 		mod.Close(ctx)
 	}
 	out = sb.outcome(err)
