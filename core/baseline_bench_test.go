@@ -3,6 +3,7 @@ package core
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -285,12 +286,15 @@ func BenchmarkEchoVsBare(b *testing.B) {
 	}
 }
 
-func median(v []float64) float64 {
+// median is the middle of v (the upper one of an even count), v left
+// unsorted; 0 for none.
+func median[T cmp.Ordered](v []T) T {
+	if len(v) == 0 {
+		var zero T
+		return zero
+	}
 	v = slices.Clone(v)
 	slices.Sort(v)
-	if len(v) == 0 {
-		return 0
-	}
 	return v[len(v)/2]
 }
 

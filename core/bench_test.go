@@ -17,17 +17,20 @@ import (
 	"github.com/gosledge/gosledge/sdk"
 )
 
-// reportPercentiles adds p50 and p99 of samples to the benchmark output.
+// reportPercentiles adds p50 and p99 of samples, in µs, to the benchmark
+// output.
 func reportPercentiles(b *testing.B, samples []time.Duration, unit string) {
 	if len(samples) == 0 {
 		return
 	}
 	slices.Sort(samples)
-	p := func(q float64) float64 {
-		return float64(samples[int(q*float64(len(samples)-1))].Nanoseconds()) / 1e3
-	}
-	b.ReportMetric(p(0.50), "p50-"+unit)
-	b.ReportMetric(p(0.99), "p99-"+unit)
+	b.ReportMetric(micros(percentile(samples, 0.50)), "p50-"+unit)
+	b.ReportMetric(micros(percentile(samples, 0.99)), "p99-"+unit)
+}
+
+// percentile is the q-quantile of sorted, the nearest sample at or below.
+func percentile(sorted []time.Duration, q float64) time.Duration {
+	return sorted[int(q*float64(len(sorted)-1))]
 }
 
 // BenchmarkSandbox is the per-request sandbox cost: schedule, instantiate a
@@ -142,11 +145,6 @@ func tailBeside(b *testing.B, f func()) {
 		f()
 		return time.Since(start)
 	}
-	recentMedian := func(d []time.Duration) time.Duration {
-		d = slices.Clone(d)
-		slices.Sort(d)
-		return d[len(d)/2]
-	}
 	const window = 500
 	for range window { // warm up
 		f()
@@ -158,7 +156,7 @@ func tailBeside(b *testing.B, f func()) {
 		runs = append(runs, timed(f))
 		spins = append(spins, timed(func() { spinLoop(iters) }))
 		if (i+1)%window == 0 {
-			r, s := recentMedian(runs[i+1-window:]), recentMedian(spins[i+1-window:])
+			r, s := median(runs[i+1-window:]), median(spins[i+1-window:])
 			iters = max(1, int(float64(iters)*float64(r)/float64(s)))
 		}
 	}
@@ -171,9 +169,9 @@ func tailBeside(b *testing.B, f func()) {
 		s    []time.Duration
 	}{{"run", runs}, {"spin", spins}} {
 		slices.Sort(k.s)
-		p50, p99 := k.s[(len(k.s)-1)/2], k.s[(len(k.s)-1)*99/100]
-		b.ReportMetric(float64(p50.Nanoseconds())/1e3, k.name+"-p50-µs")
-		b.ReportMetric(float64(p99.Nanoseconds())/1e3, k.name+"-p99-µs")
+		p50, p99 := percentile(k.s, 0.50), percentile(k.s, 0.99)
+		b.ReportMetric(micros(p50), k.name+"-p50-µs")
+		b.ReportMetric(micros(p99), k.name+"-p99-µs")
 		b.ReportMetric(float64(p99)/float64(p50), k.name+"-p99/p50")
 	}
 }

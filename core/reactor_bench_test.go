@@ -96,24 +96,21 @@ func BenchmarkEchoLanguages(b *testing.B) {
 							samples = append(samples, d)
 						}
 						slices.Sort(samples)
-						p50s[i] = append(p50s[i], micros(samples[len(samples)/2]))
-						p99s[i] = append(p99s[i], micros(samples[len(samples)*99/100]))
+						p50s[i] = append(p50s[i], micros(percentile(samples, 0.50)))
+						p99s[i] = append(p99s[i], micros(percentile(samples, 0.99)))
 					}
 				}
 			}
 			for i, fn := range echoFunctions {
 				slices.Sort(p50s[i])
 				slices.Sort(p99s[i])
-				b.ReportMetric(medianOf(p50s[i]), fn.name+"-p50-µs")
+				b.ReportMetric(median(p50s[i]), fn.name+"-p50-µs")
 				b.ReportMetric(p50s[i][0], fn.name+"-p50-min-µs")
 				b.ReportMetric(p50s[i][len(p50s[i])-1], fn.name+"-p50-max-µs")
-				b.ReportMetric(medianOf(p99s[i]), fn.name+"-p99-µs")
+				b.ReportMetric(median(p99s[i]), fn.name+"-p99-µs")
 			}
 		})
 	}
 }
 
 func micros(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
-
-// medianOf is the median of sorted v.
-func medianOf(v []float64) float64 { return v[len(v)/2] }
