@@ -42,7 +42,7 @@ type memoryPool struct {
 	idle     map[uint64][]*linearMemory // by reservation, LIFO: the warmest first
 	n        int                        // idle memories, and those being reset to be
 	resident uint64                     // bytes the idle memories keep resident (at most)
-	pages    *pageTracker               // nil: resets ask mincore which pages to clear; reactors copy whole images
+	pages    *pageTracker               // nil: resets ask mincore which pages to clear
 }
 
 // linearMemory is one reservation backing one instance's memory at a time.

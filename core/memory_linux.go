@@ -42,7 +42,7 @@ func (p *memoryPool) reset(m *linearMemory, keep bool) error {
 		return nil
 	}
 	if !keep {
-		return unix.Madvise(b, unix.MADV_DONTNEED) // no page left to report written
+		return unix.Madvise(b, unix.MADV_DONTNEED)
 	}
 	if p.pages == nil {
 		return resetResident(b)
