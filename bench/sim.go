@@ -265,7 +265,7 @@ type simNode struct {
 	d         *dispatch.Dispatcher
 	rt        config.Runtime // of this node, for its headroom
 	workers   []simWorker
-	est       []*estimate
+	est       []*core.Estimator
 	polling   bool // an evPoll is pending
 	idlePolls int  // polls in a row with no other event pending that released nothing
 	arrived   int  // requests the balancer sent it, warm-up included
@@ -355,7 +355,7 @@ func newSimNodes(w *Workload, cfg *config.Config, workers int, p Policy, pols []
 		n := &simNode{r: r, idx: i, d: d, rt: ncfg.Runtime, workers: make([]simWorker, workers)}
 		for _, rt := range w.Routes {
 			rc := routeConfig(cfg, rt)
-			n.est = append(n.est, newEstimate(rc.ExpectedExecution, rc.AdmissionPercentile))
+			n.est = append(n.est, core.NewEstimator(rc.ExpectedExecution, rc.AdmissionPercentile))
 		}
 		r.nodes = append(r.nodes, n)
 	}
@@ -516,7 +516,7 @@ func (r *simRun) arrive(id sdk.TaskID, a arrival) {
 	t.node = node
 	n := r.nodes[node]
 	n.arrived++
-	task := sdk.Task{ID: id, Tenant: rt.Tenant, Route: rt.Path, Arrival: r.now, Deadline: r.now + rt.Deadline, Expected: n.est[a.route].value()}
+	task := sdk.Task{ID: id, Tenant: rt.Tenant, Route: rt.Path, Arrival: r.now, Deadline: r.now + rt.Deadline, Expected: n.est[a.route].Estimate()}
 	if rt.Timeout > 0 {
 		r.push(simEvent{at: r.now + rt.Timeout, kind: evTimeout, id: id, node: node})
 	}
@@ -651,7 +651,7 @@ func (n *simNode) finish(w int, ok bool) {
 	t := r.tasks[id]
 	if ok {
 		if task, found := n.d.Task(id, r.now); found {
-			n.est[t.route].add(task.Ran)
+			n.est[t.route].Add(task.Ran)
 		}
 	}
 	wk.busy = false
@@ -700,34 +700,4 @@ func (r *simRun) end(id sdk.TaskID, code int) {
 	rt := r.w.Routes[t.route]
 	r.acc[t.route].record(code, r.now-t.arrival, rt.Deadline)
 	r.lastEnd = max(r.lastEnd, r.now)
-}
-
-// estimate is a route's execution-time estimate as the server keeps it
-// (core/estimate.go): the nearest-rank percentile of the last
-// estimateWindow CPU times of successful requests, the configured value
-// before the first.
-type estimate struct {
-	percentile int
-	current    time.Duration
-	samples    [estimateWindow]time.Duration
-	n, next    int
-	sorted     []time.Duration
-}
-
-const estimateWindow = 64
-
-func newEstimate(initial time.Duration, percentile int) *estimate {
-	return &estimate{percentile: percentile, current: initial}
-}
-
-func (e *estimate) value() time.Duration { return e.current }
-
-func (e *estimate) add(d time.Duration) {
-	e.samples[e.next] = d
-	e.next = (e.next + 1) % estimateWindow
-	e.n = min(e.n+1, estimateWindow)
-	e.sorted = append(e.sorted[:0], e.samples[:e.n]...)
-	slices.Sort(e.sorted)
-	rank := (e.percentile*len(e.sorted) + 99) / 100
-	e.current = e.sorted[max(rank, 1)-1]
 }

@@ -10,12 +10,14 @@ import (
 // estimateWindow is how many recent execution times a route remembers.
 const estimateWindow = 64
 
-// estimator keeps a route's recent execution times (CPU time in Running of
+// Estimator keeps a route's recent execution times (CPU time in Running of
 // successful requests) and their percentile, the route's estimate of one
 // request's execution. Before the first sample the estimate is the
 // configured expected_execution. Samples only fill the window as they come:
 // the first one does not stand in for the whole window (SLEdge's did).
-type estimator struct {
+// The simulator (bench) keeps its routes' estimates with it too, so that a
+// simulated policy sees what a served one would. Safe for concurrent use.
+type Estimator struct {
 	percentile int
 	current    atomic.Int64 // the estimate in ns; read on every arrival
 
@@ -28,18 +30,20 @@ type estimator struct {
 	sorted []time.Duration
 }
 
-func newEstimator(initial time.Duration, percentile int) *estimator {
-	e := &estimator{percentile: percentile}
+// NewEstimator starts an estimate at initial, for the percentile (1-100)
+// of the window.
+func NewEstimator(initial time.Duration, percentile int) *Estimator {
+	e := &Estimator{percentile: percentile}
 	e.current.Store(int64(initial))
 	return e
 }
 
 // Estimate returns the current estimate.
-func (e *estimator) Estimate() time.Duration { return time.Duration(e.current.Load()) }
+func (e *Estimator) Estimate() time.Duration { return time.Duration(e.current.Load()) }
 
 // Add records one execution time and recomputes the estimate. It runs once
 // per successful request, off the yield path.
-func (e *estimator) Add(d time.Duration) {
+func (e *Estimator) Add(d time.Duration) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.n == estimateWindow {

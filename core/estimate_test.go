@@ -23,7 +23,7 @@ func TestEstimator(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEstimator(5*ms, tt.percentile)
+			e := NewEstimator(5*ms, tt.percentile)
 			for _, s := range tt.samples {
 				e.Add(s)
 			}
@@ -36,7 +36,7 @@ func TestEstimator(t *testing.T) {
 
 // TestEstimatorWindowSlides checks that old samples leave the window.
 func TestEstimatorWindowSlides(t *testing.T) {
-	e := newEstimator(time.Second, 50)
+	e := NewEstimator(time.Second, 50)
 	for range estimateWindow {
 		e.Add(100 * time.Millisecond)
 	}
@@ -54,7 +54,7 @@ func TestEstimatorWindowSlides(t *testing.T) {
 func TestEstimatorMatchesSortedWindow(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, p := range []int{1, 50, 70, 99, 100} {
-		e := newEstimator(time.Second, p)
+		e := NewEstimator(time.Second, p)
 		var all []time.Duration
 		for i := range 5 * estimateWindow {
 			d := time.Duration(rng.IntN(40)) * time.Millisecond // many repeats

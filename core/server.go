@@ -91,7 +91,7 @@ type route struct {
 	cfg          config.Route
 	module       wazero.CompiledModule
 	moduleConfig wazero.ModuleConfig
-	estimate     *estimator  // kept across reloads while the module is the same
+	estimate     *Estimator  // kept across reloads while the module is the same
 	stats        *routeStats // kept across reloads
 	dropLate     bool        // on_deadline_miss = "drop"
 	reactor      *reactor    // a reactor module's snapshot and instances, else nil (reactor.go)
@@ -300,7 +300,7 @@ func (s *Server) compileRoutes(ctx context.Context, cfg *config.Config) (_ []map
 				r.stats = &routeStats{}
 			}
 			if r.estimate == nil {
-				r.estimate = newEstimator(rc.ExpectedExecution, rc.AdmissionPercentile)
+				r.estimate = NewEstimator(rc.ExpectedExecution, rc.AdmissionPercentile)
 			}
 			routes[rc.Path] = r
 		}
