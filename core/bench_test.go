@@ -44,18 +44,15 @@ func BenchmarkSandbox(b *testing.B) {
 		{"rustecho", "rustecho/rustecho", "hello"},
 	} {
 		b.Run(fn.name, func(b *testing.B) {
-			ts := startServer(b, config.Runtime{Workers: 1, Preemption: true}, testRoute(b, "/"+fn.name, fn.module))
-			rt := ts.tenants[0].routeMap()["/"+fn.name]
-			body := []byte(fn.body)
-			ctx := context.Background()
+			run := sandboxRunner(b, 1, fn.module, []byte(fn.body))
 			samples := make([]time.Duration, 0, b.N)
 			yields := 0
 			b.ResetTimer()
-			for i := range b.N {
+			for range b.N {
 				start := time.Now()
-				sb := newSandbox(rt, sdk.TaskID(i+1), ts.now(), body, nil)
-				if out := sb.run(ctx, ts.Server); out.Result != ResultOK {
-					b.Fatalf("%s: %v %s", fn.name, out.Result, out.Body)
+				sb, ok := run()
+				if !ok {
+					b.FailNow()
 				}
 				samples = append(samples, time.Since(start))
 				yields += sb.yields
@@ -67,16 +64,31 @@ func BenchmarkSandbox(b *testing.B) {
 	}
 }
 
+// sandboxRunner serves module from a test server with workers workers and
+// returns a function that runs one sandbox of it on body, as a request
+// would without HTTP. It reports a run that does not end OK as b's error
+// and says so. Safe for concurrent use.
+func sandboxRunner(b *testing.B, workers int, module string, body []byte) func() (*Sandbox, bool) {
+	ts := startServer(b, config.Runtime{Workers: workers, Preemption: true}, testRoute(b, "/run", module))
+	rt := ts.tenants[0].routeMap()["/run"]
+	var id atomic.Int64
+	return func() (*Sandbox, bool) {
+		sb := newSandbox(rt, sdk.TaskID(id.Add(1)), ts.now(), body, nil)
+		if out := sb.run(context.Background(), ts.Server); out.Result != ResultOK {
+			b.Errorf("%s: %v %s", module, out.Result, out.Body)
+			return sb, false
+		}
+		return sb, true
+	}
+}
+
 // BenchmarkSandboxBusy is BenchmarkSandbox's echo with every worker busy:
 // one client goroutine per worker (2), each running sandboxes back to
 // back, so no processor is idle for the collector's workers or the
 // runtime's own threads. It reports the p50 and p99 over all samples.
 func BenchmarkSandboxBusy(b *testing.B) {
 	const workers = 2
-	ts := startServer(b, config.Runtime{Workers: workers, Preemption: true}, testRoute(b, "/echo", "echo"))
-	rt := ts.tenants[0].routeMap()["/echo"]
-	body := []byte("hello")
-	var id atomic.Int64
+	run := sandboxRunner(b, workers, "echo", []byte("hello"))
 	per := make([][]time.Duration, workers)
 	var wg sync.WaitGroup
 	b.ResetTimer()
@@ -86,9 +98,7 @@ func BenchmarkSandboxBusy(b *testing.B) {
 			defer wg.Done()
 			for range (b.N + workers - 1) / workers {
 				start := time.Now()
-				sb := newSandbox(rt, sdk.TaskID(id.Add(1)), ts.now(), body, nil)
-				if out := sb.run(context.Background(), ts.Server); out.Result != ResultOK {
-					b.Errorf("echo: %v %s", out.Result, out.Body)
+				if _, ok := run(); !ok {
 					return
 				}
 				per[w] = append(per[w], time.Since(start))
@@ -113,13 +123,10 @@ func BenchmarkSandboxTail(b *testing.B) {
 	ctx := context.Background()
 	body := []byte("hello")
 	b.Run("sandbox", func(b *testing.B) {
-		ts := startServer(b, config.Runtime{Workers: 1, Preemption: true}, testRoute(b, "/echo", "echo"))
-		rt := ts.tenants[0].routeMap()["/echo"]
-		id := sdk.TaskID(0)
+		run := sandboxRunner(b, 1, "echo", body)
 		tailBeside(b, func() {
-			id++
-			if out := newSandbox(rt, id, ts.now(), body, nil).run(ctx, ts.Server); out.Result != ResultOK {
-				b.Fatalf("echo: %v %s", out.Result, out.Body)
+			if _, ok := run(); !ok {
+				b.FailNow()
 			}
 		})
 	})
