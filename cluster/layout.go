@@ -21,10 +21,11 @@ func Offset(cfg *config.Config, k int) error {
 		if t.Port == 0 {
 			continue
 		}
-		if t.Port+k < 1 || t.Port+k > 65535 {
-			return fmt.Errorf("%s: tenant %q: port %d + offset %d is out of range", cfg.File, t.Name, t.Port, k)
+		p, err := shiftPort(t.Port, k)
+		if err != nil {
+			return fmt.Errorf("%s: tenant %q: %w", cfg.File, t.Name, err)
 		}
-		t.Port += k
+		t.Port = p
 	}
 	var err error
 	if cfg.Runtime.Metrics, err = offsetAddr(cfg.Runtime.Metrics, k); err != nil {
@@ -36,28 +37,30 @@ func Offset(cfg *config.Config, k int) error {
 	return nil
 }
 
+// offsetAddr is addr with its port moved by k; "" and port 0 stay.
 func offsetAddr(addr string, k int) (string, error) {
-	if addr == "" {
-		return "", nil
-	}
-	host, port, err := net.SplitHostPort(addr)
+	p, err := portOf(addr)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("bad port in %q: %w", addr, err)
 	}
-	p, err := strconv.Atoi(port)
-	if err != nil {
-		return "", fmt.Errorf("bad port in %q", addr)
-	}
-	if p == 0 {
+	if p == 0 { // none, or one the kernel picks
 		return addr, nil
 	}
-	if p+k < 1 || p+k > 65535 {
-		return "", fmt.Errorf("port %d + offset %d is out of range", p, k)
+	if p, err = shiftPort(p, k); err != nil {
+		return "", err
 	}
-	return net.JoinHostPort(host, strconv.Itoa(p+k)), nil
+	host, _, _ := net.SplitHostPort(addr) // portOf parsed it
+	return net.JoinHostPort(host, strconv.Itoa(p)), nil
 }
 
-// Instance is where one gosledge instance listens, as HAProxy reaches it.
+// shiftPort is port p moved by offset k, if that is still a port.
+func shiftPort(p, k int) (int, error) {
+	if p+k < 1 || p+k > 65535 {
+		return 0, fmt.Errorf("port %d + offset %d is out of range", p, k)
+	}
+	return p + k, nil
+}
+
 type Instance struct {
 	Name    string         // the HAProxy server name
 	Host    string         // address HAProxy connects to
