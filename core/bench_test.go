@@ -39,12 +39,19 @@ func percentile(sorted []time.Duration, q float64) time.Duration {
 // the fuel makes a guest yield: about one yield per yieldInterval of its
 // run time when the calibration works.
 func BenchmarkSandbox(b *testing.B) {
-	for _, fn := range []struct{ name, module, body string }{
-		{"echo", "echo", "hello"}, {"fib", "fib", "25"}, {"goecho", "goecho/goecho", "hello"}, {"goreactor", "goreactor/goreactor", "hello"},
-		{"rustecho", "rustecho/rustecho", "hello"},
+	for _, fn := range []struct {
+		name, module, body string
+		fresh              bool // a fresh instance per sandbox, not a pooled one
+	}{
+		{"echo", "echo", "hello", false}, {"echo-fresh", "echo", "hello", true}, {"fib", "fib", "25", false},
+		{"goecho", "goecho/goecho", "hello", false}, {"goreactor", "goreactor/goreactor", "hello", false},
+		{"rustecho", "rustecho/rustecho", "hello", false}, {"rustecho-fresh", "rustecho/rustecho", "hello", true},
 	} {
 		b.Run(fn.name, func(b *testing.B) {
 			run := sandboxRunner(b, 1, fn.module, []byte(fn.body))
+			if fn.fresh {
+				run = freshRunner(b, run)
+			}
 			samples := make([]time.Duration, 0, b.N)
 			yields := 0
 			b.ResetTimer()
@@ -80,6 +87,17 @@ func sandboxRunner(b *testing.B, workers int, module string, body []byte) func()
 		}
 		return sb, true
 	}
+}
+
+// freshRunner is run with its route's instance pool taken away (closed
+// when b ends): every sandbox instantiates the module afresh.
+func freshRunner(b *testing.B, run func() (*Sandbox, bool)) func() (*Sandbox, bool) {
+	sb, _ := run()
+	if p := sb.route.pool; p != nil {
+		sb.route.pool = nil
+		b.Cleanup(func() { p.close(context.Background()) })
+	}
+	return run
 }
 
 // BenchmarkSandboxBusy is BenchmarkSandbox's echo with every worker busy:

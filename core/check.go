@@ -10,7 +10,8 @@ import (
 
 // CheckModules does to every route's module what serve does before it
 // binds a port: instrument it (with the route's memory limit) and compile
-// it, through cfg's compilation cache, and run a reactor's _initialize. It returns every failure, each
+// it, through cfg's compilation cache, and take its instance pool's
+// snapshot (a reactor's _initialize runs). It returns every failure, each
 // naming the config file:line of the route's module key, so that
 // `sledge validate` refuses exactly the configs serve would refuse.
 func CheckModules(ctx context.Context, cfg *config.Config) error {
@@ -23,14 +24,12 @@ func CheckModules(ctx context.Context, cfg *config.Config) error {
 	for ti, tc := range cfg.Tenants {
 		for ri := range tc.Routes {
 			m, err := e.compileRoute(ctx, cfg, ti, ri)
-			if err == nil && isReactor(m) {
-				// A reactor's _initialize runs at load: serve would
-				// refuse one that fails.
-				var r *reactor
-				if r, err = newReactor(ctx, e, m, baseModuleConfig(), tc.Routes[ri], 1); err == nil {
+			if err == nil {
+				// A pool's snapshot is taken at load (a reactor's
+				// _initialize runs): serve would refuse one that fails.
+				var r *instancePool
+				if r, err = newPool(ctx, e, cfg, ti, ri, m, baseModuleConfig(), 1); r != nil {
 					r.close(ctx)
-				} else {
-					err = reactorError(cfg, ti, ri, err)
 				}
 			}
 			if err != nil {

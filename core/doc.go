@@ -17,9 +17,12 @@
 //     yield comes at the very next safepoint.
 //   - quantum: how long a sandbox may hold a worker before the policy is
 //     asked (OnInterrupt) whether another should run.
+//   - pooled instance: an instance of a route's module restored, after
+//     each request, to the snapshot taken at load (instancepool.go), so
+//     that the next request runs on it instead of on a fresh one: as
+//     instantiated for a command, after _initialize for a reactor.
 //   - reactor: a route whose module has _initialize and no _start; its
-//     sandboxes run on pooled instances restored to the snapshot taken
-//     after _initialize (reactor.go), not on fresh ones.
+//     requests call the route's handler export on pooled instances.
 //   - result: how a request ended (Result: ok, trapped, killed, refused,
 //     dropped, …). Only the listener maps it to an HTTP status
 //     (httpStatus); metrics, the perf log and the logs observe it.

@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,7 +13,6 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
-	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/gosledge/gosledge/core/config"
 	"github.com/gosledge/gosledge/core/instrument"
@@ -44,8 +44,9 @@ type engine struct {
 	mem    *memoryPool // nil: wazero allocates linear memories itself
 	limits moduleLimits
 
-	mu       sync.Mutex
-	compiled map[moduleKey]wazero.CompiledModule
+	mu         sync.Mutex
+	compiled   map[moduleKey]wazero.CompiledModule
+	restorable map[wazero.CompiledModule]bool // compiled with their state exported
 }
 
 type moduleKey struct {
@@ -70,9 +71,9 @@ func newEngine(ctx context.Context, cacheDir string, limits moduleLimits, yield 
 	rt := wazero.NewRuntimeWithConfig(ctx, rc)
 	// The listeners watch the few WASI calls that change a file table,
 	// which a reactor instance must not carry to its next request.
-	if _, err := wasi_snapshot_preview1.Instantiate(experimental.WithFunctionListenerFactory(ctx, fdTableListeners), rt); err != nil {
+	if err := instantiateWASI(experimental.WithFunctionListenerFactory(ctx, fdTableListeners), rt); err != nil {
 		rt.Close(ctx)
-		return nil, fmt.Errorf("instantiate WASI: %w", err)
+		return nil, err
 	}
 	_, err := withWaits(rt.NewHostModuleBuilder(yieldModule)).
 		NewFunctionBuilder().
@@ -83,7 +84,7 @@ func newEngine(ctx context.Context, cacheDir string, limits moduleLimits, yield 
 		rt.Close(ctx)
 		return nil, fmt.Errorf("instantiate %s host module: %w", yieldModule, err)
 	}
-	return &engine{rt: rt, mem: newMemoryPool(), limits: limits, compiled: map[moduleKey]wazero.CompiledModule{}}, nil
+	return &engine{rt: rt, mem: newMemoryPool(), limits: limits, compiled: map[moduleKey]wazero.CompiledModule{}, restorable: map[wazero.CompiledModule]bool{}}, nil
 }
 
 // compile instruments wasm (capping its memory at memoryLimit bytes) and
@@ -96,14 +97,16 @@ func (e *engine) compile(ctx context.Context, name string, wasm []byte, memoryLi
 	if m, ok := e.compiled[key]; ok {
 		return m, nil
 	}
-	// A reactor is restored from a snapshot (reactor.go): its globals
-	// must be reachable, and it must not change state no export reaches.
-	// A module whose exports do not parse is left for Instrument to refuse.
+	// Pooled instances are restored from a snapshot (instancepool.go):
+	// their globals must be reachable, and they must not change state no
+	// export reaches. A reactor must be pooled; a command that could
+	// change such state gets fresh instances. A module whose exports do
+	// not parse is left for Instrument to refuse.
 	reactor := false
 	if fns, err := instrument.ExportedFunctions(wasm); err == nil {
 		reactor = !fns["_start"] && fns["_initialize"]
 	}
-	inst, err := instrument.Instrument(wasm, instrument.Options{
+	opt := instrument.Options{
 		ImportModule:   yieldModule,
 		ImportName:     yieldName,
 		FuelExport:     fuelExport,
@@ -116,8 +119,14 @@ func (e *engine) compile(ctx context.Context, name string, wasm []byte, memoryLi
 		MaxLocals:        e.limits.locals,
 		MaxFunctions:     e.limits.functions,
 		MaxDataSegments:  e.limits.dataSegments,
-		ExportState:      reactor,
-	})
+		ExportState:      true,
+	}
+	inst, err := instrument.Instrument(wasm, opt)
+	restorable := err == nil
+	if errors.Is(err, instrument.ErrStateful) && !reactor {
+		opt.ExportState = false
+		inst, err = instrument.Instrument(wasm, opt)
+	}
 	if err != nil && reactor {
 		return nil, fmt.Errorf("module %s: a reactor (no _start, an _initialize) is restored from a snapshot: %w", name, err)
 	}
@@ -133,7 +142,19 @@ func (e *engine) compile(ctx context.Context, name string, wasm []byte, memoryLi
 		return nil, fmt.Errorf("module %s: no _start export (a WASI command) and no _initialize (a reactor)", name)
 	}
 	e.compiled[key] = m
+	if restorable {
+		e.restorable[m] = true
+	}
 	return m, nil
+}
+
+// pooled says whether instances of m can be restored to a snapshot
+// (instancepool.go): m was compiled here and changes no state its
+// exports cannot reach.
+func (e *engine) pooled(m wazero.CompiledModule) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.restorable[m]
 }
 
 // compileRoute compiles the module of cfg's route ri of tenant ti, and

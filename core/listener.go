@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -237,6 +238,9 @@ func queryArgs(raw string) ([]string, error) {
 		dec, err := url.QueryUnescape(s)
 		if err != nil {
 			return nil, err
+		}
+		if strings.IndexByte(dec, 0) >= 0 { // a WASI argument is a C string
+			return nil, fmt.Errorf("argument %q has a NUL byte", s)
 		}
 		args = append(args, dec)
 	}

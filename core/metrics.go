@@ -81,7 +81,7 @@ func newMetrics(s *Server) *metrics {
 	m.reg.MustRegister(m.requests, m.queueing, m.execution, m.latency, m.misses, m.refusals, m.drops,
 		m.kills, m.cpuKills, m.concurrency, m.preemptions, m.yields, m.decisions, m.fallbacks, m.perfDropped,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		stateCollector{s}, policyCollector{s}, loadCollector{s}, reactorCollector{s})
+		stateCollector{s}, policyCollector{s}, loadCollector{s}, poolCollector{s})
 	return m
 }
 

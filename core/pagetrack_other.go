@@ -17,3 +17,8 @@ func newWriteTracker(*pageTracker, []byte) (*writeTracker, error) {
 }
 func (*writeTracker) written(func(lo, hi int)) error { return errors.ErrUnsupported }
 func (*writeTracker) close()                         {}
+
+func (*pageTracker) resident([]byte, func(lo, hi int, swapped bool)) error {
+	return errors.ErrUnsupported
+}
+func (*pageTracker) close() {}

@@ -15,12 +15,13 @@ import (
 	"github.com/gosledge/gosledge/core/instrument"
 )
 
-// reactorOf is the reactor serving ts's path.
-func reactorOf(t *testing.T, ts *testServer, path string) *reactor {
+// reactorOf is the instance pool (a reactor's or a command's) serving
+// ts's path.
+func reactorOf(t *testing.T, ts *testServer, path string) *instancePool {
 	t.Helper()
-	r := ts.tenants[0].routeMap()[path].reactor
+	r := ts.tenants[0].routeMap()[path].pool
 	if r == nil {
-		t.Fatalf("%s is not served as a reactor", path)
+		t.Fatalf("%s is not served by an instance pool", path)
 	}
 	return r
 }
@@ -48,9 +49,9 @@ func TestReactorEcho(t *testing.T) {
 	}
 	scrape := get(t, "http://"+ts.MetricsAddr()+"/metrics")
 	for _, want := range []string{
-		fmt.Sprintf(`gosledge_reactor_instances_total{event="reused",route="/goreactor",tenant="t"} %d`, r.stats.reused.Load()),
-		fmt.Sprintf(`gosledge_reactor_instances_total{event="created",route="/goreactor",tenant="t"} %d`, r.stats.created.Load()),
-		`gosledge_reactor_idle_instances{route="/goreactor",tenant="t"} 1`,
+		fmt.Sprintf(`gosledge_instances_total{event="reused",route="/goreactor",tenant="t"} %d`, r.stats.reused.Load()),
+		fmt.Sprintf(`gosledge_instances_total{event="created",route="/goreactor",tenant="t"} %d`, r.stats.created.Load()),
+		`gosledge_idle_instances{route="/goreactor",tenant="t"} 1`,
 	} {
 		if !strings.Contains(scrape, want) {
 			t.Errorf("/metrics lacks %q", want)
@@ -248,47 +249,51 @@ func TestReactorReload(t *testing.T) {
 // Go code (wazero's host functions), a system call (the kernel writing
 // into it, as a read from a file does) — and checks that restoring it
 // gives back the snapshot's image byte for byte, with the write tracker
-// and with the whole-image copy.
+// and with the whole-image copy; and so does a command's (a C echo), with
+// the scan of its resident pages and with the whole-image copy.
 func TestReactorRestore(t *testing.T) {
-	ts := startServer(t, config.Runtime{Workers: 1, Preemption: true}, testRoute(t, "/r", "goreactor/goreactor"))
-	r := reactorOf(t, ts, "/r")
+	ts := startServer(t, config.Runtime{Workers: 1, Preemption: true},
+		testRoute(t, "/r", "goreactor/goreactor"), testRoute(t, "/c", "echo"))
 	ctx := context.Background()
 	f, err := os.Open(filepath.Join("testdata", "reactor.wasm"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	for _, tracked := range []bool{true, false} {
-		inst, _, err := r.get(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if tracked && inst.written == nil {
-			t.Log("no write tracking here (userfaultfd or PAGEMAP_SCAN unavailable): restores copy the image")
-		}
-		if !tracked && inst.written != nil {
-			inst.written.close()
-			inst.written = nil
-		}
-		mem := inst.mod.Memory()
-		buf, _ := mem.Read(0, mem.Size())
-		rng := uint64(len(buf))
-		for i := range 200 {
-			off := (uint64(i)*2654435761 + 12345) % (rng - 64)
-			if i%2 == 0 {
-				mem.WriteUint64Le(uint32(off), ^uint64(i))
-			} else if _, err := f.ReadAt(buf[off:off+64], 0); err != nil {
+	for _, path := range []string{"/r", "/c"} {
+		r := reactorOf(t, ts, path)
+		for _, tracked := range []bool{true, false} {
+			inst, err := r.get(ctx)
+			if err != nil {
 				t.Fatal(err)
 			}
+			if tracked && inst.written == nil && inst.resident == nil {
+				t.Logf("%s: no page tracking here (userfaultfd or PAGEMAP_SCAN unavailable): restores copy the image", path)
+			}
+			if !tracked {
+				inst.untrack()
+				inst.resident = nil
+			}
+			mem := inst.mod.Memory()
+			buf, _ := mem.Read(0, mem.Size())
+			rng := uint64(len(buf))
+			for i := range 200 {
+				off := (uint64(i)*2654435761 + 12345) % (rng - 64)
+				if i%2 == 0 {
+					mem.WriteUint64Le(uint32(off), ^uint64(i))
+				} else if _, err := f.ReadAt(buf[off:off+64], 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			buf[len(buf)-1]++ // the last byte
+			if err := r.restore(inst, false); err != nil {
+				t.Fatal(err)
+			}
+			if i := firstDiff(buf, r.snap.image); i >= 0 {
+				t.Fatalf("%s tracked=%v: after restore, byte %d is %d, the image has %d", path, tracked, i, buf[i], r.snap.image[i])
+			}
+			r.discard(ctx, inst)
 		}
-		buf[len(buf)-1]++ // the last byte
-		if err := r.restore(inst, false); err != nil {
-			t.Fatal(err)
-		}
-		if i := firstDiff(buf, r.snap.image); i >= 0 {
-			t.Fatalf("tracked=%v: after restore, byte %d is %d, the image has %d", tracked, i, buf[i], r.snap.image[i])
-		}
-		r.discard(ctx, inst)
 	}
 }
 
@@ -304,26 +309,26 @@ func firstDiff(a, b []byte) int {
 	return -1
 }
 
-// TestCloseReactors: the reactors of from that keep does not serve are
+// TestClosePools: the pools of from that keep does not serve are
 // closed, the others stay open, and routes without one are skipped.
-func TestCloseReactors(t *testing.T) {
-	kept, dropped, shared := &reactor{}, &reactor{}, &reactor{}
-	keep := []map[string]*route{{"/a": {reactor: kept}, "/s": {reactor: shared}, "/plain": {}}}
+func TestClosePools(t *testing.T) {
+	kept, dropped, shared := &instancePool{}, &instancePool{}, &instancePool{}
+	keep := []map[string]*route{{"/a": {pool: kept}, "/s": {pool: shared}, "/plain": {}}}
 	from := []map[string]*route{
-		{"/a": {reactor: kept}, "/b": {reactor: dropped}, "/plain": {}},
-		{"/b2": {reactor: dropped}, "/s": {reactor: shared}},
+		{"/a": {pool: kept}, "/b": {pool: dropped}, "/plain": {}},
+		{"/b2": {pool: dropped}, "/s": {pool: shared}},
 	}
-	closeReactors(context.Background(), keep, from...)
+	closePools(context.Background(), keep, from...)
 	for _, c := range []struct {
 		name string
-		r    *reactor
+		r    *instancePool
 		want bool
 	}{{"kept", kept, false}, {"shared", shared, false}, {"dropped", dropped, true}} {
 		if c.r.closed != c.want {
 			t.Errorf("%s reactor: closed %v, want %v", c.name, c.r.closed, c.want)
 		}
 	}
-	closeReactors(context.Background(), nil, keep...)
+	closePools(context.Background(), nil, keep...)
 	if !kept.closed || !shared.closed {
 		t.Error("at shutdown (keep nothing) a reactor stayed open")
 	}

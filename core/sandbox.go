@@ -223,7 +223,7 @@ func (sb *Sandbox) raise() {
 
 // forgetFuel drops the fuel global once the guest call has returned: no
 // raise may touch an instance that is closed, or that another request may
-// get (a reactor's).
+// get (a pooled one).
 func (sb *Sandbox) forgetFuel() {
 	sb.fuelMu.Lock()
 	sb.fuelGlobal = nil
@@ -240,7 +240,7 @@ func (sb *Sandbox) findFuel(mod api.Module) {
 }
 
 // run executes the sandbox on the calling goroutine: wait for a worker,
-// instantiate a fresh module, call _start, release the worker.
+// run the request on a pooled instance or a fresh one, release the worker.
 func (sb *Sandbox) run(ctx context.Context, srv *Server) (out Outcome) {
 	s := srv.sched
 	timer := time.AfterFunc(sb.route.cfg.Timeout, func() { sb.Kill(killTimeout) })
@@ -276,20 +276,17 @@ func (sb *Sandbox) run(ctx context.Context, srv *Server) (out Outcome) {
 	if sb.kill.Load() != killNone {
 		return sb.killedOutcome(errCancelled)
 	}
-	if r := sb.route.reactor; r != nil {
-		out = r.serve(ctx, sb) // reactor.go
+	if r := sb.route.pool; r != nil && r.serves() {
+		out = r.serve(ctx, sb) // instancepool.go
 		ok = out.Result == ResultOK
 		return out
 	}
+	// Argv and environment come from sb at each call (wasiargs.go).
 	cfg := sb.route.moduleConfig.
 		WithStdin(bytes.NewReader(sb.body)).
 		WithStdout(&sb.stdout).
 		WithStderr(&sb.stderr).
-		WithArgs(sb.argv()...).
 		WithNanosleep(func(ns int64) { sb.sleep(srv, time.Duration(ns)) })
-	for i := 0; i+1 < len(sb.wagiEnv); i += 2 {
-		cfg = cfg.WithEnv(sb.wagiEnv[i], sb.wagiEnv[i+1])
-	}
 	ctx = context.WithValue(ctx, sandboxKey{}, sb)
 	if pool := srv.engine.mem; pool != nil {
 		sb.memory.pool = pool

@@ -91,10 +91,10 @@ type route struct {
 	cfg          config.Route
 	module       wazero.CompiledModule
 	moduleConfig wazero.ModuleConfig
-	estimate     *Estimator  // kept across reloads while the module is the same
-	stats        *routeStats // kept across reloads
-	dropLate     bool        // on_deadline_miss = "drop"
-	reactor      *reactor    // a reactor module's snapshot and instances, else nil (reactor.go)
+	estimate     *Estimator    // kept across reloads while the module is the same
+	stats        *routeStats   // kept across reloads
+	dropLate     bool          // on_deadline_miss = "drop"
+	pool         *instancePool // its module's snapshot and idle instances, else nil (instancepool.go)
 }
 
 // routeStats count a route's requests by outcome.
@@ -258,12 +258,12 @@ func (s *Server) compileRoutes(ctx context.Context, cfg *config.Config) (_ []map
 	all := make([]map[string]*route, len(cfg.Tenants))
 	var routes map[string]*route // the tenant's being built
 	defer func() {
-		if err != nil { // the reactors made so far that no tenant serves
+		if err != nil { // the pools made so far that no tenant serves
 			var served []map[string]*route
 			for _, t := range s.tenants {
 				served = append(served, t.routeMap())
 			}
-			closeReactors(ctx, served, append(all, routes)...)
+			closePools(ctx, served, append(all, routes)...)
 		}
 	}()
 	for ti, tc := range cfg.Tenants {
@@ -287,7 +287,7 @@ func (s *Server) compileRoutes(ctx context.Context, cfg *config.Config) (_ []map
 				}
 				r.moduleConfig = base.WithFSConfig(fsc)
 			}
-			if r.reactor, err = s.routeReactor(ctx, cfg, ti, ri, m, r.moduleConfig, old[rc.Path]); err != nil {
+			if r.pool, err = s.routePool(ctx, cfg, ti, ri, m, r.moduleConfig, old[rc.Path]); err != nil {
 				return nil, err
 			}
 			if prev := old[rc.Path]; prev != nil {
@@ -338,7 +338,7 @@ func (s *Server) Reload(ctx context.Context, cfg *config.Config) error {
 	for i, t := range s.tenants {
 		old := t.routeMap()
 		t.routes.Store(&routes[i])
-		closeReactors(ctx, []map[string]*route{routes[i]}, old)
+		closePools(ctx, []map[string]*route{routes[i]}, old)
 	}
 	s.cfg = cfg
 	s.log.Info("config reloaded", "config", cfg.File)
@@ -531,7 +531,7 @@ func (s *Server) close(ctx context.Context) error {
 		err = s.perf.close()
 	}
 	for _, t := range s.tenants {
-		closeReactors(ctx, nil, t.routeMap()) // their idle instances and write trackers
+		closePools(ctx, nil, t.routeMap()) // their idle instances and write trackers
 	}
 	if terr := s.tracing.shutdown(); err == nil {
 		err = terr

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"github.com/prometheus/client_golang/prometheus"
 	"io"
+	"maps"
 	"runtime"
 	"strconv"
 	"sync"
@@ -22,29 +23,40 @@ import (
 	"github.com/gosledge/gosledge/core/instrument"
 )
 
-// Reactor routes: a module with no _start but an _initialize and the
-// route's handler export (a Go program built with -buildmode=c-shared and
-// //go:wasmexport) is initialised once,
-// at load, and every request calls the handler on an instance restored to
-// that snapshot. A Go wasip1 command pays its runtime's start (~0.65 ms)
-// and wazero's table initialisation (~0.3 ms) on every request; a reactor
-// pays for copying back the pages its request wrote (snapshot_linux.go
-// finds them; elsewhere the whole image is copied) instead (RATIONALE,
-// "Reactor routes").
+// Pooled instances: a route's module is instantiated once into a
+// snapshot, and its requests run on instances restored to that snapshot
+// instead of on fresh ones (RATIONALE, "Pooled instances").
+//
+//   - A reactor (no _start, an _initialize and the route's handler export:
+//     a Go program built with -buildmode=c-shared and //go:wasmexport) is
+//     snapshotted after _initialize, at load, and every request calls the
+//     handler. A Go wasip1 command pays its runtime's start (~0.65 ms) and
+//     wazero's table initialisation (~0.3 ms) on every request; a reactor
+//     pays for copying back the pages its request wrote instead.
+//   - A command (_start) is snapshotted as instantiated, so a restored
+//     instance is in exactly a fresh one's state, and every request calls
+//     _start. A C echo costs ~4 µs this way against ~20 µs instantiated
+//     afresh, and allocates nothing. A command that exits through
+//     proc_exit (every Go program) or grows its memory cannot be restored;
+//     once a route's instances keep ending that way, its requests get
+//     fresh instances again, and one in commandProbeEvery tries the pool.
 //
 // Isolation is the same as a fresh instance's: what a request can change
 // is the instance's linear memory, its mutable globals (exported for the
 // host by the instrumenter, instrument.Options.ExportState), its tables
-// and passive segments (a module that can change them is refused at
-// load), and its WASI file table (watched: fdTableListeners). Before an
-// instance serves again, the memory its request wrote is overwritten with
-// the snapshot's image and its globals reset; an instance whose request did anything
+// and passive segments (a reactor that can change them is refused at
+// load; a command that can is never pooled), and its WASI file table
+// (watched: fdTableListeners). Argv and environment are read from the
+// request at each call (wasiargs.go). Before an instance serves again,
+// the memory its request wrote is overwritten with the snapshot's image
+// (pagetrack_linux.go finds those pages; elsewhere the whole image is
+// copied) and its globals reset; an instance whose request did anything
 // else — trapped, exited, was killed, grew its memory, changed its file
-// table — is closed, never reused. What the snapshot freezes is the same
-// for every request: the Go runtime's random seeds (math/rand's global
-// source and map iteration order repeat from request to request; use
-// crypto/rand, which asks the host each time), os.Args (the route path
-// only: query parameters do not reach a reactor) and the environment.
+// table — is closed, never reused. What a reactor's snapshot freezes is
+// the same for every request: the Go runtime's random seeds (math/rand's
+// global source and map iteration order repeat from request to request;
+// use crypto/rand, which asks the host each time), os.Args (the route path
+// only: Go reads it at _initialize) and the environment.
 
 // reactorInitTimeout bounds _initialize at load.
 const reactorInitTimeout = 10 * time.Second
@@ -53,56 +65,73 @@ const reactorInitTimeout = 10 * time.Second
 // route names none.
 const defaultHandler = "handle"
 
-// reactorStats count what became of a reactor's instances.
-type reactorStats struct {
+// poolStats count what became of a pool's instances.
+type poolStats struct {
 	created   atomic.Uint64 // instantiated (the snapshot's own included)
 	reused    atomic.Uint64 // requests served by an instance that had served before
 	discarded atomic.Uint64 // closed after a request instead of restored
 }
 
-// reactor is a route's snapshot and its pool of idle instances, each in
+// commandStreak is how many instances of a command in a row must end
+// unrestorable (exited, grew their memory) before its requests go back to
+// fresh instances; commandProbeEvery is how often one of those requests
+// tries the pool again, in case the route's requests changed.
+const (
+	commandStreak     = 4
+	commandProbeEvery = 64
+)
+
+// instancePool is a route's snapshot and its idle instances, each in
 // exactly the snapshot's state.
-type reactor struct {
+type instancePool struct {
 	e       *engine
 	module  wazero.CompiledModule
 	base    wazero.ModuleConfig
-	handler string
+	entry   string // the export each request calls: _start or the handler
+	reactor bool   // snapshotted after _initialize, not as instantiated
 	snap    snapshot
 	maxIdle int
 
 	mu     sync.Mutex
-	idle   []*reactorInstance // LIFO: the warmest first
+	idle   []*pooledInstance // LIFO: the warmest first
 	closed bool
 
-	stats reactorStats
+	stats poolStats
+	// unrestorable counts a command's instances in a row that could not
+	// be restored; probe counts its requests served fresh since.
+	unrestorable, probe atomic.Int32
 }
 
-// snapshot is an instance's state right after _initialize.
+// snapshot is an instance's state when the pool was made: after
+// _initialize for a reactor, as instantiated for a command.
 type snapshot struct {
 	image   []byte   // the whole linear memory
 	globals []uint64 // the mutable globals, by state export ordinal
 }
 
-// reactorInstance is one instance of a reactor's module with what it
+// pooledInstance is one instance of a pool's module with what it
 // needs to serve one request after another: stdio it can switch to each
 // request's buffers, and the sandbox it serves now (for its sleeps).
-type reactorInstance struct {
+type pooledInstance struct {
 	mod     api.Module
 	handle  api.Function
 	fuel    api.MutableGlobal
 	globals []api.MutableGlobal
 	lease   memoryLease
-	// written tracks the pages its requests write, so that restoring
-	// copies only those (snapshot_linux.go); nil: copy the whole image.
-	written *writeTracker
+	// written tracks the pages a reactor's requests write, and resident
+	// finds a command's resident pages, so that restoring copies only
+	// those (track); both nil: copy the whole image.
+	written  *writeTracker
+	resident *pageTracker
 
 	stdin          switchReader
 	stdout, stderr switchWriter
 	sb             *Sandbox // serving now; nil while idle or initialising
 	fdChanged      bool     // its WASI file table changed (fdTableListeners)
+	served         bool     // it has served a request (the snapshot's own instance had not)
 }
 
-// fdChangedKey carries the *reactorInstance whose WASI calls the
+// fdChangedKey carries the *pooledInstance whose WASI calls the
 // fdTableListeners watch.
 type fdChangedKey struct{}
 
@@ -114,7 +143,7 @@ var fdTableFuncs = map[string]bool{
 	"fd_close": true, "fd_renumber": true, "path_open": true, "sock_accept": true, "sock_shutdown": true,
 }
 
-// fdTableListeners marks the reactor instance calling one of fdTableFuncs,
+// fdTableListeners marks the pooled instance calling one of fdTableFuncs,
 // so that it is not reused: wazero's file table is not reachable from
 // outside, so it cannot be restored, only noticed. A listener is attached
 // to those functions only; every other WASI call runs as before.
@@ -128,7 +157,7 @@ var fdTableListeners = experimental.FunctionListenerFactoryFunc(func(def api.Fun
 type fdTableListener struct{}
 
 func (fdTableListener) Before(ctx context.Context, _ api.Module, _ api.FunctionDefinition, _ []uint64, _ experimental.StackIterator) {
-	if inst, ok := ctx.Value(fdChangedKey{}).(*reactorInstance); ok {
+	if inst, ok := ctx.Value(fdChangedKey{}).(*pooledInstance); ok {
 		inst.fdChanged = true
 	}
 }
@@ -161,17 +190,17 @@ func checkHandler(m wazero.CompiledModule, handler string) error {
 // newReactor runs _initialize on a fresh instance of m and keeps its
 // state as the snapshot every request starts from; that instance is the
 // first idle one. args are the instances' argv.
-func newReactor(ctx context.Context, e *engine, m wazero.CompiledModule, base wazero.ModuleConfig, rc config.Route, maxIdle int) (*reactor, error) {
+func newReactor(ctx context.Context, e *engine, m wazero.CompiledModule, base wazero.ModuleConfig, rc config.Route, maxIdle int) (*instancePool, error) {
 	if rc.Interface == config.InterfaceWAGI {
 		// WAGI hands each request its environment, which a reactor's
 		// snapshot fixed at _initialize (Go reads it once, at start).
 		return nil, errors.New(`a WAGI route (interface = "wagi") needs a command module (_start): a reactor's environment is its snapshot's`)
 	}
-	r := &reactor{e: e, module: m, base: base.WithArgs(rc.Path), handler: rc.Handler, maxIdle: max(maxIdle, 1)}
-	if r.handler == "" {
-		r.handler = defaultHandler
+	r := &instancePool{e: e, module: m, base: base, entry: rc.Handler, reactor: true, maxIdle: max(maxIdle, 1)}
+	if r.entry == "" {
+		r.entry = defaultHandler
 	}
-	if err := checkHandler(m, r.handler); err != nil {
+	if err := checkHandler(m, r.entry); err != nil {
 		return nil, err
 	}
 	inst, err := r.instantiate(ctx)
@@ -181,7 +210,7 @@ func newReactor(ctx context.Context, e *engine, m wazero.CompiledModule, base wa
 	var stderr limitedBuffer
 	stderr.limit = 4 << 10
 	inst.stdout.w, inst.stderr.w = io.Discard, &stderr
-	init := &reactorInit{deadline: time.Now().Add(reactorInitTimeout)}
+	init := &reactorInit{deadline: time.Now().Add(reactorInitTimeout), argv: []string{rc.Path}}
 	ictx := context.WithValue(context.WithValue(ctx, reactorInitKey{}, init), fdChangedKey{}, inst)
 	_, err = inst.mod.ExportedFunction("_initialize").Call(ictx)
 	inst.stdout.w, inst.stderr.w = nil, nil
@@ -192,24 +221,45 @@ func newReactor(ctx context.Context, e *engine, m wazero.CompiledModule, base wa
 		err = fmt.Errorf("_initialize: %s%s", firstLine(err.Error()), quoteOutput(stderr.Bytes()))
 	case inst.fdChanged:
 		err = errors.New("_initialize changed its WASI file table (closed, renumbered or opened a file): it cannot be snapshotted")
+	case inst.mod.Memory() == nil:
+		err = errors.New("a reactor must define a memory")
 	}
 	if err != nil {
 		r.discard(ctx, inst)
 		return nil, err
 	}
-	mem := inst.mod.Memory()
-	if mem == nil {
-		r.discard(ctx, inst)
-		return nil, errors.New("a reactor must define a memory")
+	r.keep(inst)
+	return r, nil
+}
+
+// newCommandPool instantiates the command m once and keeps that
+// instance's state as the snapshot its requests start from; nil if m
+// defines no memory (nothing worth pooling).
+func newCommandPool(ctx context.Context, e *engine, m wazero.CompiledModule, base wazero.ModuleConfig, maxIdle int) (*instancePool, error) {
+	r := &instancePool{e: e, module: m, base: base, entry: "_start", maxIdle: max(maxIdle, 1)}
+	inst, err := r.instantiate(ctx)
+	if err != nil {
+		return nil, err
 	}
+	if inst.mod.Memory() == nil {
+		r.close1(ctx, inst)
+		return nil, nil
+	}
+	r.keep(inst)
+	return r, nil
+}
+
+// keep takes inst's state as the pool's snapshot and makes it the first
+// idle instance.
+func (r *instancePool) keep(inst *pooledInstance) {
+	mem := inst.mod.Memory()
 	buf, _ := mem.Read(0, mem.Size())
 	r.snap.image = bytes.Clone(buf)
 	for _, g := range inst.globals {
 		r.snap.globals = append(r.snap.globals, g.Get())
 	}
-	inst.track(r.e.mem)
+	r.track(inst)
 	r.idle = append(r.idle, inst)
-	return r, nil
 }
 
 func quoteOutput(b []byte) string {
@@ -221,8 +271,8 @@ func quoteOutput(b []byte) string {
 
 // instantiate makes an instance of the module, its memory from the
 // engine's pool, in the module's own initial state (not the snapshot's).
-func (r *reactor) instantiate(ctx context.Context) (*reactorInstance, error) {
-	inst := &reactorInstance{}
+func (r *instancePool) instantiate(ctx context.Context) (*pooledInstance, error) {
+	inst := &pooledInstance{}
 	cfg := r.base.
 		WithStdin(&inst.stdin).
 		WithStdout(&inst.stdout).
@@ -239,7 +289,7 @@ func (r *reactor) instantiate(ctx context.Context) (*reactorInstance, error) {
 	}
 	r.stats.created.Add(1)
 	inst.mod = mod
-	inst.handle = mod.ExportedFunction(r.handler)
+	inst.handle = mod.ExportedFunction(r.entry)
 	inst.fuel, _ = mod.ExportedGlobal(fuelExport).(api.MutableGlobal)
 	for i := 0; ; i++ {
 		g, ok := mod.ExportedGlobal(instrument.StateGlobalPrefix + strconv.Itoa(i)).(api.MutableGlobal)
@@ -252,29 +302,32 @@ func (r *reactor) instantiate(ctx context.Context) (*reactorInstance, error) {
 }
 
 // get returns an idle instance, or a new one restored to the snapshot.
-func (r *reactor) get(ctx context.Context) (inst *reactorInstance, reused bool, err error) {
+func (r *instancePool) get(ctx context.Context) (*pooledInstance, error) {
 	r.mu.Lock()
 	if n := len(r.idle); n > 0 {
-		inst = r.idle[n-1]
+		inst := r.idle[n-1]
 		r.idle = r.idle[:n-1]
 		r.mu.Unlock()
-		return inst, true, nil
+		return inst, nil
 	}
 	r.mu.Unlock()
-	if inst, err = r.instantiate(ctx); err != nil {
-		return nil, false, err
+	inst, err := r.instantiate(ctx)
+	if err != nil {
+		return nil, err
 	}
-	if err := r.restore(inst, true); err != nil {
-		r.discard(ctx, inst)
-		return nil, false, err
+	if r.reactor { // a command's fresh instance is its snapshot's state
+		if err := r.restore(inst, true); err != nil {
+			r.discard(ctx, inst)
+			return nil, err
+		}
 	}
-	inst.track(r.e.mem)
-	return inst, false, nil
+	r.track(inst)
+	return inst, nil
 }
 
 // untrack stops tracking the writes to inst's memory: before the memory
 // goes back to the pool, which may hand it to another instance at once.
-func (inst *reactorInstance) untrack() {
+func (inst *pooledInstance) untrack() {
 	if inst.written != nil {
 		inst.written.close()
 		inst.written = nil
@@ -286,7 +339,7 @@ func (inst *reactorInstance) untrack() {
 // guest exits (proc_exit closes the instance), before the reactor could.
 type untrackingAllocator struct {
 	lease *memoryLease
-	inst  *reactorInstance
+	inst  *pooledInstance
 }
 
 func (a untrackingAllocator) Allocate(capacity, maxBytes uint64) experimental.LinearMemory {
@@ -295,7 +348,7 @@ func (a untrackingAllocator) Allocate(capacity, maxBytes uint64) experimental.Li
 
 type untrackingMemory struct {
 	experimental.LinearMemory
-	inst *reactorInstance
+	inst *pooledInstance
 }
 
 func (m untrackingMemory) Free() {
@@ -303,10 +356,23 @@ func (m untrackingMemory) Free() {
 	m.LinearMemory.Free()
 }
 
-// track starts tracking the writes to inst's memory, now in the
-// snapshot's state; where that cannot be done, restores copy the image.
-func (inst *reactorInstance) track(pool *memoryPool) {
+// track prepares inst, now in the snapshot's state, for restores that
+// touch only what a request may have changed. A reactor's writes are
+// tracked: its image is mostly data (a Go heap) that requests leave
+// alone. A command's restore copies the image over the pages resident in
+// its memory instead: its image is the few pages its data segments fill,
+// all of them resident from instantiation on, and any other page a
+// request touched is resident too (read as zero otherwise). That needs no
+// write protection, hence no fault per written page and no TLB
+// shootdown per restore. Where neither is possible, restores copy the
+// whole image.
+func (r *instancePool) track(inst *pooledInstance) {
+	pool := r.e.mem
 	if pool == nil {
+		return
+	}
+	if !r.reactor {
+		inst.resident = pool.pages
 		return
 	}
 	mem := inst.mod.Memory()
@@ -317,7 +383,7 @@ func (inst *reactorInstance) track(pool *memoryPool) {
 
 // restore puts inst in the snapshot's state: memory and mutable globals.
 // fresh: inst was just instantiated, so its memory may be smaller.
-func (r *reactor) restore(inst *reactorInstance, fresh bool) error {
+func (r *instancePool) restore(inst *pooledInstance, fresh bool) error {
 	mem := inst.mod.Memory()
 	size := uint32(len(r.snap.image))
 	if fresh && mem.Size() < size {
@@ -329,9 +395,17 @@ func (r *reactor) restore(inst *reactorInstance, fresh bool) error {
 	if !ok || mem.Size() != size {
 		return fmt.Errorf("memory of %d bytes, the snapshot has %d", mem.Size(), size)
 	}
-	if inst.written == nil || fresh {
+	back := func(lo, hi int) { copy(buf[lo:hi], r.snap.image[lo:hi]) }
+	var err error
+	switch {
+	case fresh || inst.written == nil && inst.resident == nil:
 		copy(buf, r.snap.image)
-	} else if err := inst.written.written(func(lo, hi int) { copy(buf[lo:hi], r.snap.image[lo:hi]) }); err != nil {
+	case inst.written != nil:
+		err = inst.written.written(back)
+	default:
+		err = inst.resident.resident(buf, func(lo, hi int, _ bool) { back(lo, hi) })
+	}
+	if err != nil {
 		return err // some pages may be unrestored: the caller discards it
 	}
 	for i, g := range inst.globals {
@@ -342,7 +416,7 @@ func (r *reactor) restore(inst *reactorInstance, fresh bool) error {
 
 // put restores inst and keeps it for the next request, or closes it when
 // the pool is full or closed.
-func (r *reactor) put(ctx context.Context, inst *reactorInstance) {
+func (r *instancePool) put(ctx context.Context, inst *pooledInstance) {
 	r.mu.Lock()
 	full := r.closed || len(r.idle) >= r.maxIdle
 	r.mu.Unlock()
@@ -365,12 +439,12 @@ func (r *reactor) put(ctx context.Context, inst *reactorInstance) {
 }
 
 // discard closes an instance that must not serve again.
-func (r *reactor) discard(ctx context.Context, inst *reactorInstance) {
+func (r *instancePool) discard(ctx context.Context, inst *pooledInstance) {
 	r.stats.discarded.Add(1)
 	r.close1(ctx, inst)
 }
 
-func (r *reactor) close1(ctx context.Context, inst *reactorInstance) {
+func (r *instancePool) close1(ctx context.Context, inst *pooledInstance) {
 	inst.untrack()
 	inst.mod.Close(ctx)
 	inst.lease.release()
@@ -378,7 +452,7 @@ func (r *reactor) close1(ctx context.Context, inst *reactorInstance) {
 
 // close closes the idle instances; instances in use are closed when their
 // request ends.
-func (r *reactor) close(ctx context.Context) {
+func (r *instancePool) close(ctx context.Context) {
 	r.mu.Lock()
 	idle := r.idle
 	r.idle, r.closed = nil, true
@@ -392,15 +466,16 @@ func (r *reactor) close(ctx context.Context) {
 // instance's stdio to the request, call the handler, and restore the
 // instance for the next request or close it. It is the reactor's half of
 // Sandbox.run, called with a worker held.
-func (r *reactor) serve(ctx context.Context, sb *Sandbox) Outcome {
+func (r *instancePool) serve(ctx context.Context, sb *Sandbox) Outcome {
 	s := sb.route.srv.sched
-	inst, reused, err := r.get(ctx)
+	inst, err := r.get(ctx)
 	if err != nil {
 		return sb.outcome(err)
 	}
-	if reused {
+	if inst.served {
 		r.stats.reused.Add(1)
 	}
+	inst.served = true
 	inst.stdin.r = bytes.NewReader(sb.body)
 	inst.stdout.w, inst.stderr.w = &sb.stdout, &sb.stderr
 	inst.sb, inst.fdChanged = sb, false
@@ -421,18 +496,32 @@ func (r *reactor) serve(ctx context.Context, sb *Sandbox) Outcome {
 	// can undo; a trap or a kill may have left it anywhere, and an exit
 	// closed it. A grown memory cannot shrink: a restored Go runtime would
 	// grow it again past the end it remembers, every request.
-	if err != nil || sb.kill.Load() != killNone || sb.verdict != nil || inst.fdChanged ||
-		inst.mod.Memory().Size() != uint32(len(r.snap.image)) {
+	grown := inst.mod.Memory().Size() != uint32(len(r.snap.image))
+	if err != nil || sb.kill.Load() != killNone || sb.verdict != nil || inst.fdChanged || grown {
 		r.discard(ctx, inst)
+		if inst.mod.IsClosed() || grown { // exited or grew: what the route's requests may all do
+			r.unrestorable.Add(1)
+		}
 	} else {
+		r.unrestorable.Store(0)
 		r.put(ctx, inst)
 	}
 	return out
 }
 
+// serves says whether sb's request runs on the pool: always for a
+// reactor; for a command, unless its last commandStreak instances could
+// not be restored, and then one request in commandProbeEvery.
+func (r *instancePool) serves() bool {
+	if r.reactor || r.unrestorable.Load() < commandStreak {
+		return true
+	}
+	return r.probe.Add(1)%commandProbeEvery == 0
+}
+
 // sleep is the instance's WASI nanosleep: the sandbox's own (it gives its
 // worker away), or, during _initialize, a plain bounded sleep.
-func (inst *reactorInstance) sleep(ns int64) {
+func (inst *pooledInstance) sleep(ns int64) {
 	if sb := inst.sb; sb != nil {
 		sb.sleep(sb.route.srv, time.Duration(ns))
 		return
@@ -443,6 +532,7 @@ func (inst *reactorInstance) sleep(ns int64) {
 // reactorInit is the state of the yield during _initialize, which runs at
 // load, outside any sandbox and any worker.
 type reactorInit struct {
+	argv     []string // the route's path: a reactor's os.Args
 	deadline time.Time
 	timedOut bool
 	yields   int
@@ -490,21 +580,36 @@ func (s *switchWriter) Write(p []byte) (int, error) {
 	return s.w.Write(p)
 }
 
-// routeReactor is the reactor of cfg's route ri of tenant ti if its
-// module m is one: prev's (the route now served under the same path) if
-// it has the same module and handler, else a new snapshot. Errors name the
-// route's module key (file:line), or its handler key if it names one.
-func (s *Server) routeReactor(ctx context.Context, cfg *config.Config, ti, ri int, m wazero.CompiledModule, base wazero.ModuleConfig, prev *route) (*reactor, error) {
+// routePool is the instance pool of cfg's route ri of tenant ti: prev's
+// (the route now served under the same path) if it has the same module,
+// handler and preopens, else newPool's.
+func (s *Server) routePool(ctx context.Context, cfg *config.Config, ti, ri int, m wazero.CompiledModule, base wazero.ModuleConfig, prev *route) (*instancePool, error) {
 	rc := cfg.Tenants[ti].Routes[ri]
-	if !isReactor(m) {
+	if prev != nil && prev.pool != nil && prev.module == m && prev.cfg.Handler == rc.Handler && maps.Equal(prev.cfg.Preopen, rc.Preopen) {
+		return prev.pool, nil
+	}
+	return newPool(ctx, s.engine, cfg, ti, ri, m, base, 2*cfg.Runtime.Workers)
+}
+
+// newPool makes the instance pool of cfg's route ri of tenant ti if its
+// module m is a reactor or a command whose state can be restored; nil for
+// a command that cannot be pooled. Errors name the route's module key
+// (file:line), or its handler key if it names one.
+func newPool(ctx context.Context, e *engine, cfg *config.Config, ti, ri int, m wazero.CompiledModule, base wazero.ModuleConfig, maxIdle int) (*instancePool, error) {
+	rc := cfg.Tenants[ti].Routes[ri]
+	if isReactor(m) {
+		r, err := newReactor(ctx, e, m, base, rc, maxIdle)
+		if err != nil {
+			return nil, reactorError(cfg, ti, ri, err)
+		}
+		return r, nil
+	}
+	if !e.pooled(m) {
 		return nil, nil
 	}
-	if prev != nil && prev.reactor != nil && prev.module == m && prev.cfg.Handler == rc.Handler {
-		return prev.reactor, nil
-	}
-	r, err := newReactor(ctx, s.engine, m, base, rc, 2*cfg.Runtime.Workers)
+	r, err := newCommandPool(ctx, e, m, base, maxIdle)
 	if err != nil {
-		return nil, reactorError(cfg, ti, ri, err)
+		return nil, fmt.Errorf("%s: key \"module\": module %s%s (%s): instantiate: %w", cfg.Where("tenant", strconv.Itoa(ti), "route", strconv.Itoa(ri), "module"), cfg.Tenants[ti].Name, rc.Path, rc.Module, err)
 	}
 	return r, nil
 }
@@ -524,52 +629,52 @@ func reactorError(cfg *config.Config, ti, ri int, err error) error {
 	return fmt.Errorf("%s: key %q: module %s%s (%s): reactor: %w", at, key, tc.Name, rc.Path, rc.Module, err)
 }
 
-// closeReactors closes the reactors of the routes in from that no route
-// in keep serves: after a reload (from the old maps, keep the new), after
-// a failed compileRoutes (from what it built, keep what the tenants
-// serve), and at shutdown (keep nothing). A reactor met twice is closed
+// closePools closes the instance pools of the routes in from that no
+// route in keep serves: after a reload (from the old maps, keep the new),
+// after a failed compileRoutes (from what it built, keep what the tenants
+// serve), and at shutdown (keep nothing). A pool met twice is closed
 // once; closing is idempotent anyway.
-func closeReactors(ctx context.Context, keep []map[string]*route, from ...map[string]*route) {
-	kept := map[*reactor]bool{}
+func closePools(ctx context.Context, keep []map[string]*route, from ...map[string]*route) {
+	kept := map[*instancePool]bool{}
 	for _, routes := range keep {
 		for _, r := range routes {
-			kept[r.reactor] = true
+			kept[r.pool] = true
 		}
 	}
 	for _, routes := range from {
 		for _, r := range routes {
-			if r.reactor != nil && !kept[r.reactor] {
-				kept[r.reactor] = true
-				r.reactor.close(ctx)
+			if r.pool != nil && !kept[r.pool] {
+				kept[r.pool] = true
+				r.pool.close(ctx)
 			}
 		}
 	}
 }
 
-// reactorCollector exposes each reactor route's instance counts at scrape
-// time: gosledge_reactor_instances_total{tenant,route,event} (created,
-// reused, discarded) and gosledge_reactor_idle_instances{tenant,route}.
-// A reload that changes a route's module starts its counts again, as a
-// restarted process's would.
-type reactorCollector struct{ s *Server }
+// poolCollector exposes each pooled route's instance counts at scrape
+// time: gosledge_instances_total{tenant,route,event} (created, reused,
+// discarded) and gosledge_idle_instances{tenant,route}. A reload that
+// changes a route's module starts its counts again, as a restarted
+// process's would.
+type poolCollector struct{ s *Server }
 
 var (
-	reactorInstancesDesc = prometheus.NewDesc("gosledge_reactor_instances_total",
-		"Reactor instances by event: created (instantiated), reused (served a request after an earlier one), discarded (closed after a request instead of restored).",
+	pooledInstancesDesc = prometheus.NewDesc("gosledge_instances_total",
+		"Pooled instances (reactor and command routes) by event: created (instantiated), reused (served a request after an earlier one), discarded (closed after a request instead of restored).",
 		[]string{"tenant", "route", "event"}, nil)
-	reactorIdleDesc = prometheus.NewDesc("gosledge_reactor_idle_instances",
-		"Reactor instances restored to their snapshot and waiting for a request.", []string{"tenant", "route"}, nil)
+	idleInstancesDesc = prometheus.NewDesc("gosledge_idle_instances",
+		"Pooled instances restored to their snapshot and waiting for a request.", []string{"tenant", "route"}, nil)
 )
 
-func (reactorCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- reactorInstancesDesc
-	ch <- reactorIdleDesc
+func (poolCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- pooledInstancesDesc
+	ch <- idleInstancesDesc
 }
 
-func (c reactorCollector) Collect(ch chan<- prometheus.Metric) {
+func (c poolCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, t := range c.s.tenants {
 		for _, rt := range t.routeMap() {
-			r := rt.reactor
+			r := rt.pool
 			if r == nil {
 				continue
 			}
@@ -577,12 +682,12 @@ func (c reactorCollector) Collect(ch chan<- prometheus.Metric) {
 				name string
 				n    uint64
 			}{{"created", r.stats.created.Load()}, {"reused", r.stats.reused.Load()}, {"discarded", r.stats.discarded.Load()}} {
-				ch <- prometheus.MustNewConstMetric(reactorInstancesDesc, prometheus.CounterValue, float64(ev.n), t.name, rt.cfg.Path, ev.name)
+				ch <- prometheus.MustNewConstMetric(pooledInstancesDesc, prometheus.CounterValue, float64(ev.n), t.name, rt.cfg.Path, ev.name)
 			}
 			r.mu.Lock()
 			idle := len(r.idle)
 			r.mu.Unlock()
-			ch <- prometheus.MustNewConstMetric(reactorIdleDesc, prometheus.GaugeValue, float64(idle), t.name, rt.cfg.Path)
+			ch <- prometheus.MustNewConstMetric(idleInstancesDesc, prometheus.GaugeValue, float64(idle), t.name, rt.cfg.Path)
 		}
 	}
 }

@@ -1,0 +1,138 @@
+package core
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/gosledge/gosledge/core/config"
+)
+
+// poolOf is the instance pool serving ts's path, or nil.
+func poolOf(ts *testServer, path string) *instancePool {
+	return ts.tenants[0].routeMap()[path].pool
+}
+
+// TestCommandPool: a C command's requests run on pooled instances, each
+// one seeing its own request's argv (a query) and body.
+func TestCommandPool(t *testing.T) {
+	ts := startServer(t, config.Runtime{Workers: 1, Preemption: true},
+		testRoute(t, "/echo", "echo"), testRoute(t, "/fib", "fib"))
+	for _, path := range []string{"/echo", "/fib"} {
+		if poolOf(ts, path) == nil {
+			t.Fatalf("%s is not pooled", path)
+		}
+	}
+	fib := []uint64{0, 1}
+	for len(fib) < 30 {
+		fib = append(fib, fib[len(fib)-1]+fib[len(fib)-2])
+	}
+	for i := range 20 {
+		body := fmt.Sprintf("hello %d", i)
+		if status, got := ts.do(t, "POST", "/echo", body); status != 200 || got != body {
+			t.Fatalf("echo %d: %d %q, want %q", i, status, got, body)
+		}
+		// argv[1] (the query) on one request, the body on the next: a
+		// reused instance must not see the last request's argv.
+		n := (7 * i) % 30
+		path, in := fmt.Sprintf("/fib?n=%d", n), ""
+		if i%2 == 1 {
+			path, in = "/fib", fmt.Sprint(n)
+		}
+		if status, got := ts.do(t, "POST", path, in); status != 200 || got != fmt.Sprintln(fib[n]) {
+			t.Fatalf("fib %d (%s, body %q): %d %q, want %d", n, path, in, status, got, fib[n])
+		}
+	}
+	for _, path := range []string{"/echo", "/fib"} {
+		p := poolOf(ts, path)
+		if reused := p.stats.reused.Load(); reused < 19 {
+			t.Errorf("%s: %d of 20 requests on a reused instance, want at least 19", path, reused)
+		}
+		if d := p.stats.discarded.Load(); d != 0 {
+			t.Errorf("%s: %d instances discarded, want none", path, d)
+		}
+	}
+}
+
+// TestCommandPoolDiscards: an instance whose request exited, trapped or
+// grew its memory is never reused, and the next request is still right;
+// a route whose instances always end that way (a Go command exits through
+// proc_exit and grows its memory) goes back to fresh instances, trying the
+// pool once in commandProbeEvery requests.
+func TestCommandPoolDiscards(t *testing.T) {
+	ts := startServer(t, config.Runtime{Workers: 1, Preemption: true},
+		testRoute(t, "/fib", "fib"), testRoute(t, "/exit1", "exit1"), testRoute(t, "/goecho", "goecho/goecho"),
+		counterRoute(t, "/big", "counter"))
+	fib := poolOf(ts, "/fib")
+	for i, c := range []struct {
+		query  string
+		status int
+		want   string
+	}{
+		{"?n=10", 200, "55\n"}, {"?n=x", 500, ""}, {"?n=11", 200, "89\n"}, {"?n=94", 500, ""}, {"?n=12", 200, "144\n"},
+	} {
+		status, got := ts.do(t, "GET", "/fib"+c.query, "")
+		if status != c.status || c.status == 200 && got != c.want {
+			t.Fatalf("request %d (%s): %d %q, want %d %q", i, c.query, status, got, c.status, c.want)
+		}
+	}
+	if d := fib.stats.discarded.Load(); d != 2 {
+		t.Errorf("fib: %d instances discarded, want 2 (the two that exited with 2)", d)
+	}
+
+	const requests = commandStreak + 2*commandProbeEvery
+	for _, c := range []struct{ path, want string }{{"/goecho", "hi"}, {"/big", "000"}, {"/exit1", ""}} {
+		p := poolOf(ts, c.path)
+		if p == nil {
+			t.Fatalf("%s is not pooled", c.path)
+		}
+		for i := range requests {
+			status, got := ts.do(t, "POST", c.path, "hi")
+			if c.want != "" && (status != 200 || got != c.want) || c.want == "" && status != 500 {
+				t.Fatalf("%s request %d: %d %q", c.path, i, status, got)
+			}
+		}
+		// The streak, then one probe in commandProbeEvery; the pool's own
+		// snapshot instance served the first request.
+		if d, want := p.stats.discarded.Load(), uint64(commandStreak+2); d != want {
+			t.Errorf("%s: %d of %d requests on the pool, want %d", c.path, d, requests, want)
+		}
+		if r := p.stats.reused.Load(); r != 0 {
+			t.Errorf("%s: %d instances reused, want none", c.path, r)
+		}
+	}
+}
+
+// TestCommandPoolNotStateful: a command that writes a table is never
+// pooled (its table could not be restored) and still serves.
+func TestCommandPoolNotStateful(t *testing.T) {
+	ts := startServer(t, config.Runtime{Workers: 1, Preemption: true}, counterRoute(t, "/tablegrow", "tablegrow"))
+	if poolOf(ts, "/tablegrow") != nil {
+		t.Fatal("a command that grows a table is pooled")
+	}
+	for i := range 3 {
+		if status, body := ts.do(t, "POST", "/tablegrow", ""); status != 200 {
+			t.Fatalf("request %d: %d %q", i, status, body)
+		}
+	}
+}
+
+// TestCommandPoolWAGIEnv: a pooled WAGI command sees each request's own
+// environment, never the one before's.
+func TestCommandPoolWAGIEnv(t *testing.T) {
+	ts := startServer(t, config.Runtime{Workers: 1, Preemption: true}, wagiRoute(t, "/env/...", "testdata:wagi_printenv"))
+	p := poolOf(ts, "/env/...")
+	if p == nil {
+		t.Fatal("the WAGI command is not pooled")
+	}
+	for i := range 6 {
+		path := fmt.Sprintf("/env/%d?q=%d", i, i)
+		status, body := ts.do(t, "GET", path, "")
+		if status != 200 || !strings.Contains(body, fmt.Sprintf("PATH_INFO = /%d\n", i)) || !strings.Contains(body, fmt.Sprintf("QUERY_STRING = q=%d\n", i)) {
+			t.Fatalf("request %d: %d %q", i, status, body)
+		}
+	}
+	if r := p.stats.reused.Load(); r < 5 {
+		t.Errorf("%d of 6 requests on a reused instance, want at least 5", r)
+	}
+}
