@@ -504,7 +504,10 @@ func (r *instancePool) serve(ctx context.Context, sb *Sandbox) Outcome {
 		}
 	} else {
 		r.unrestorable.Store(0)
-		r.put(ctx, inst)
+		sb.recycle = func() { r.put(ctx, inst) }
+		if !sb.answerFirst {
+			sb.recycleInstance()
+		}
 	}
 	return out
 }

@@ -85,8 +85,11 @@ func (t *tenant) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer srv.dropLive(sb)
 	sb.trace = srv.tracing.begin(w, r, sb) // nil unless traced
+	sb.answerFirst = true
 	out := sb.run(r.Context(), srv)
+	defer sb.recycleInstance() // if writing the answer panics
 	status := httpStatus[out.Result]
+	framed := false // the answer carries its Content-Length: flushing it early changes nothing
 	switch {
 	case status == http.StatusOK && wagi:
 		if status, out.Err = t.writeWAGI(w, rt, out.Body); out.Err != nil {
@@ -96,13 +99,21 @@ func (t *tenant) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	case status == http.StatusOK:
 		w.Header().Set("Content-Type", rt.cfg.ContentType)
+		w.Header().Set("Content-Length", strconv.Itoa(len(out.Body)))
 		w.WriteHeader(http.StatusOK)
 		w.Write(out.Body)
+		framed = true
 	default:
 		httpError(w, status, strings.TrimSuffix(string(out.Body), "\n"))
 	}
-	srv.complete(sb, out, status)
+	srv.complete(sb, out, status) // counted before the client can see the answer
 	sb.trace.end(srv.now(), out, status, sb.preempted, sb.task.Ran)
+	if framed && sb.recycle != nil {
+		// The whole answer goes out now, and the pooled instance is
+		// restored while it travels.
+		http.NewResponseController(w).Flush()
+	}
+	sb.recycleInstance()
 }
 
 // httpStatus is the one place a request's result becomes a status code

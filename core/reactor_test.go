@@ -36,6 +36,7 @@ func TestReactorEcho(t *testing.T) {
 		if status, got := ts.do(t, "POST", "/goreactor", body); status != 200 || got != body {
 			t.Fatalf("request %d: %d %q, want 200 %q", i, status, got, body)
 		}
+		waitIdle(t, r, 1)
 	}
 	big := strings.Repeat("0123456789abcdef", 8<<10) // 128 KiB: the Go heap grows past the snapshot's
 	if status, got := ts.do(t, "POST", "/goreactor", big); status != 200 || got != big {
@@ -44,6 +45,7 @@ func TestReactorEcho(t *testing.T) {
 	if status, got := ts.do(t, "POST", "/goreactor", "after"); status != 200 || got != "after" {
 		t.Fatalf("after the big body: %d %q", status, got)
 	}
+	waitIdle(t, r, 1)
 	if n := r.stats.reused.Load(); n < 19 {
 		t.Errorf("%d of 22 requests on a reused instance, want at least 19", n)
 	}

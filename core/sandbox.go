@@ -105,6 +105,21 @@ type Sandbox struct {
 	// verdict is why the scheduler ended it while it waited to resume
 	// (errShed, errDropped); own goroutine.
 	verdict error
+	// answerFirst: the caller of run answers the request before the
+	// pooled instance is restored, and then calls recycleInstance (the
+	// listener does: the restore is not on the response's path).
+	// recycle restores it and gives it back to its pool; own goroutine.
+	answerFirst bool
+	recycle     func()
+}
+
+// recycleInstance restores the pooled instance sb ran on, if it is still
+// to be, and gives it back to its pool.
+func (sb *Sandbox) recycleInstance() {
+	if f := sb.recycle; f != nil {
+		sb.recycle = nil
+		f()
+	}
 }
 
 // Result is how a request ended, below HTTP: the listener alone maps it
