@@ -336,7 +336,7 @@ func (inst *pooledInstance) untrack() {
 
 // untrackingAllocator gives an instance its memory from the pool, and
 // stops tracking it when wazero frees it: wazero frees it itself when the
-// guest exits (proc_exit closes the instance), before the reactor could.
+// guest exits (proc_exit closes the instance), before the pool could.
 type untrackingAllocator struct {
 	lease *memoryLease
 	inst  *pooledInstance
@@ -462,10 +462,11 @@ func (r *instancePool) close(ctx context.Context) {
 	}
 }
 
-// serve runs sb's request on an instance of the reactor: bind the
-// instance's stdio to the request, call the handler, and restore the
-// instance for the next request or close it. It is the reactor's half of
-// Sandbox.run, called with a worker held.
+// serve runs sb's request on an instance of the pool: bind the
+// instance's stdio to the request, call its entry (_start or the
+// handler), and restore the instance for the next request (now, or in
+// sb.recycleInstance once the answer is out: Sandbox.answerFirst) or close
+// it. It is the pool's half of Sandbox.run, called with a worker held.
 func (r *instancePool) serve(ctx context.Context, sb *Sandbox) Outcome {
 	s := sb.route.srv.sched
 	inst, err := r.get(ctx)
