@@ -155,3 +155,53 @@ func TestCommandPoolWAGIEnv(t *testing.T) {
 		t.Errorf("%d of 6 requests on a reused instance, want 5", r)
 	}
 }
+
+// TestIdleBudget: with no room left in the idle instances' memory
+// budget, an instance is closed after its request instead of kept, and
+// requests are still answered; with room again, instances are kept again,
+// and the budget counts exactly what the idle instances hold.
+func TestIdleBudget(t *testing.T) {
+	ts := startServer(t, config.Runtime{Workers: 2, Preemption: true},
+		testRoute(t, "/echo", "echo"), testRoute(t, "/rust", "rustecho/rustecho"))
+	b := &ts.engine.idle
+	echo, rust := poolOf(ts, "/echo"), poolOf(ts, "/rust")
+	if h, want := b.held.Load(), echo.size()+rust.size(); h != want {
+		t.Fatalf("%d bytes held idle at load, want %d (the two snapshots)", h, want)
+	}
+	idle := func(p *instancePool) int {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return len(p.idle)
+	}
+	run := func() {
+		done := make(chan struct{})
+		for c := range 4 {
+			go func() {
+				defer func() { done <- struct{}{} }()
+				for i := range 10 {
+					path := []string{"/echo", "/rust"}[(c+i)%2]
+					if status, got := ts.do(t, "POST", path, "hi"); status != 200 || got != "hi" {
+						t.Errorf("%s: %d %q", path, status, got)
+						return
+					}
+				}
+			}()
+		}
+		for range 4 {
+			<-done
+		}
+	}
+	b.limit.Store(0)
+	run()
+	if h, n, m := b.held.Load(), idle(echo), idle(rust); h != 0 || n != 0 || m != 0 {
+		t.Errorf("no budget: %d bytes held, %d and %d idle instances, want none", h, n, m)
+	}
+	b.limit.Store(maxIdleBytes)
+	run()
+	waitIdle(t, echo, 1)
+	waitIdle(t, rust, 1)
+	ts.stop() // the pools close: every idle instance with them
+	if h := b.held.Load(); h != 0 {
+		t.Errorf("%d bytes counted idle after the pools closed, want 0", h)
+	}
+}

@@ -43,6 +43,7 @@ type engine struct {
 	rt     wazero.Runtime
 	mem    *memoryPool // nil: wazero allocates linear memories itself
 	limits moduleLimits
+	idle   idleBudget // the idle pooled instances' memory, all routes (instancepool.go)
 
 	mu         sync.Mutex
 	compiled   map[moduleKey]wazero.CompiledModule
@@ -84,7 +85,9 @@ func newEngine(ctx context.Context, cacheDir string, limits moduleLimits, yield 
 		rt.Close(ctx)
 		return nil, fmt.Errorf("instantiate %s host module: %w", yieldModule, err)
 	}
-	return &engine{rt: rt, mem: newMemoryPool(), limits: limits, compiled: map[moduleKey]wazero.CompiledModule{}, restorable: map[wazero.CompiledModule]bool{}}, nil
+	e := &engine{rt: rt, mem: newMemoryPool(), limits: limits, compiled: map[moduleKey]wazero.CompiledModule{}, restorable: map[wazero.CompiledModule]bool{}}
+	e.idle.limit.Store(maxIdleBytes)
+	return e, nil
 }
 
 // compile instruments wasm (capping its memory at memoryLimit bytes) and

@@ -259,7 +259,35 @@ func (r *instancePool) keep(inst *pooledInstance) {
 		r.snap.globals = append(r.snap.globals, g.Get())
 	}
 	r.track(inst)
+	r.e.idle.add(r.size()) // the snapshot's own instance is always kept
 	r.idle = append(r.idle, inst)
+}
+
+// size is what an idle instance of the pool holds, at most: its memory
+// (the snapshot's length; restores keep it so).
+func (r *instancePool) size() int64 { return int64(len(r.snap.image)) }
+
+// maxIdleBytes bounds the memory of all routes' idle pooled instances
+// together: past it, an instance is closed after its request instead of
+// kept. Each pool keeps at most maxIdle, but a config of many routes
+// could otherwise hold gigabytes idle; the pooled memories' own bound
+// (memory.go) does not see them, since they are leased until closed.
+const maxIdleBytes = 256 << 20
+
+// idleBudget counts the bytes idle pooled instances hold, against limit.
+type idleBudget struct {
+	held, limit atomic.Int64
+}
+
+func (b *idleBudget) add(n int64) { b.held.Add(n) }
+
+// take counts n more bytes if that stays within the limit.
+func (b *idleBudget) take(n int64) bool {
+	if b.held.Add(n) > b.limit.Load() {
+		b.held.Add(-n)
+		return false
+	}
+	return true
 }
 
 func quoteOutput(b []byte) string {
@@ -308,6 +336,7 @@ func (r *instancePool) get(ctx context.Context) (*pooledInstance, error) {
 		inst := r.idle[n-1]
 		r.idle = r.idle[:n-1]
 		r.mu.Unlock()
+		r.e.idle.add(-r.size())
 		return inst, nil
 	}
 	r.mu.Unlock()
@@ -428,9 +457,14 @@ func (r *instancePool) put(ctx context.Context, inst *pooledInstance) {
 		r.discard(ctx, inst)
 		return
 	}
+	if !r.e.idle.take(r.size()) {
+		r.close1(ctx, inst)
+		return
+	}
 	r.mu.Lock()
 	if r.closed || len(r.idle) >= r.maxIdle {
 		r.mu.Unlock()
+		r.e.idle.add(-r.size())
 		r.close1(ctx, inst)
 		return
 	}
@@ -458,6 +492,7 @@ func (r *instancePool) close(ctx context.Context) {
 	r.idle, r.closed = nil, true
 	r.mu.Unlock()
 	for _, inst := range idle {
+		r.e.idle.add(-r.size())
 		r.close1(ctx, inst)
 	}
 }
