@@ -180,10 +180,5 @@ func TestServerLoad(t *testing.T) {
 // goroutine).
 func waitLoadState(t *testing.T, s *Server, st string) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-		if s.loadState() == st {
-			return
-		}
-	}
-	t.Fatalf("state never became %s", st)
+	waitUntil(t, "state never became "+st, func() bool { return s.loadState() == st })
 }

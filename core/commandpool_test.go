@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gosledge/gosledge/core/config"
 )
@@ -18,15 +17,11 @@ func poolOf(ts *testServer, path string) *instancePool {
 // instance after it sent the answer, so a client can be faster.
 func waitIdle(t testing.TB, p *instancePool, n int) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Microsecond) {
+	waitUntil(t, fmt.Sprintf("never saw %d idle instances", n), func() bool {
 		p.mu.Lock()
-		idle := len(p.idle)
-		p.mu.Unlock()
-		if idle >= n {
-			return
-		}
-	}
-	t.Fatalf("never saw %d idle instances", n)
+		defer p.mu.Unlock()
+		return len(p.idle) >= n
+	})
 }
 
 // TestCommandPool: a C command's requests run on pooled instances, each

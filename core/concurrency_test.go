@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gosledge/gosledge/core/config"
 )
@@ -105,14 +104,11 @@ func holdRequest(ctx context.Context, url string) error {
 // every in-flight slot (a cancelled client does not wait for that).
 func waitNoneInFlight(t *testing.T, s *Server) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+	waitUntil(t, "requests still in flight", func() bool {
 		n := int64(0)
 		for _, tn := range s.tenants {
 			n += tn.inflight.Load()
 		}
-		if n == 0 {
-			return
-		}
-	}
-	t.Fatal("requests still in flight")
+		return n == 0
+	})
 }

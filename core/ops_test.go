@@ -61,15 +61,11 @@ func knownRequests(t *testing.T, ts *testServer) {
 
 func waitQueued(t testing.TB, s *Server, n int) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+	waitUntil(t, fmt.Sprintf("never saw %d queued sandboxes", n), func() bool {
 		s.sched.mu.Lock()
-		q := s.sched.d.Queued()
-		s.sched.mu.Unlock()
-		if q >= n {
-			return
-		}
-	}
-	t.Fatalf("never saw %d queued sandboxes", n)
+		defer s.sched.mu.Unlock()
+		return s.sched.d.Queued() >= n
+	})
 }
 
 func opsRoutes(t *testing.T) []config.Route {

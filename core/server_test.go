@@ -289,15 +289,24 @@ func TestPreemption(t *testing.T) {
 // waitRunning waits until n sandboxes hold workers.
 func waitRunning(t testing.TB, s *Server, n int) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+	waitUntil(t, fmt.Sprintf("never saw %d running sandboxes", n), func() bool {
 		s.sched.mu.Lock()
-		busy := s.sched.busyLocked()
-		s.sched.mu.Unlock()
-		if busy >= n {
+		defer s.sched.mu.Unlock()
+		return s.sched.busyLocked() >= n
+	})
+}
+
+// waitUntil polls cond every millisecond until it holds, and fails t
+// with failure if it still does not after 10 s: a wait for an event,
+// never a timing assertion.
+func waitUntil(t testing.TB, failure string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if cond() {
 			return
 		}
 	}
-	t.Fatalf("never saw %d running sandboxes", n)
+	t.Fatal(failure)
 }
 
 // TestDrain: at shutdown a request in flight still completes, a new one

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -16,12 +17,7 @@ var waitModules = []string{"wait_forever", "wait_long"}
 // waitBlocked waits until n sandboxes are blocked in a host call.
 func waitBlocked(t testing.TB, s *Server, n int64) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-		if s.states[StateBlocked].Load() >= n {
-			return
-		}
-	}
-	t.Fatalf("never saw %d blocked sandboxes", n)
+	waitUntil(t, fmt.Sprintf("never saw %d blocked sandboxes", n), func() bool { return s.states[StateBlocked].Load() >= n })
 }
 
 // TestWaitKilledAtTimeout: a guest waiting in memory.atomic.wait is killed
