@@ -444,21 +444,18 @@ func (r *instancePool) restore(inst *pooledInstance, fresh bool) error {
 }
 
 // put restores inst and keeps it for the next request, or closes it when
-// the pool is full or closed.
+// the pool is full or closed, or the idle budget has no room for it.
 func (r *instancePool) put(ctx context.Context, inst *pooledInstance) {
 	r.mu.Lock()
 	full := r.closed || len(r.idle) >= r.maxIdle
 	r.mu.Unlock()
-	if full {
+	if full || !r.e.idle.take(r.size()) { // before the restore, which it would waste
 		r.close1(ctx, inst)
 		return
 	}
 	if err := r.restore(inst, false); err != nil {
+		r.e.idle.add(-r.size())
 		r.discard(ctx, inst)
-		return
-	}
-	if !r.e.idle.take(r.size()) {
-		r.close1(ctx, inst)
 		return
 	}
 	r.mu.Lock()
