@@ -636,7 +636,7 @@ func newPool(ctx context.Context, e *engine, cfg *config.Config, ti, ri int, m w
 	if isReactor(m) {
 		r, err := newReactor(ctx, e, m, base, rc, maxIdle)
 		if err != nil {
-			return nil, reactorError(cfg, ti, ri, err)
+			return nil, poolError(cfg, ti, ri, true, err)
 		}
 		return r, nil
 	}
@@ -645,24 +645,27 @@ func newPool(ctx context.Context, e *engine, cfg *config.Config, ti, ri int, m w
 	}
 	r, err := newCommandPool(ctx, e, m, base, maxIdle)
 	if err != nil {
-		return nil, fmt.Errorf("%s: key \"module\": module %s%s (%s): instantiate: %w", cfg.Where("tenant", strconv.Itoa(ti), "route", strconv.Itoa(ri), "module"), cfg.Tenants[ti].Name, rc.Path, rc.Module, err)
+		return nil, poolError(cfg, ti, ri, false, err)
 	}
 	return r, nil
 }
 
-// reactorError names the route's handler key if the config sets it, else
-// its module key.
-func reactorError(cfg *config.Config, ti, ri int, err error) error {
+// poolError says why the pool of cfg's route ri of tenant ti could not be
+// made: a reactor's snapshot, naming the route's handler key if the
+// config sets it, else its module key; or a command's instantiation,
+// naming its module key.
+func poolError(cfg *config.Config, ti, ri int, reactor bool, err error) error {
 	tc := cfg.Tenants[ti]
 	rc := tc.Routes[ri]
-	key := "module"
-	at := cfg.Where("tenant", strconv.Itoa(ti), "route", strconv.Itoa(ri), "handler")
-	if at == cfg.File {
-		at = cfg.Where("tenant", strconv.Itoa(ti), "route", strconv.Itoa(ri), "module")
-	} else {
-		key = "handler"
+	key, what := "module", "instantiate"
+	at := cfg.Where("tenant", strconv.Itoa(ti), "route", strconv.Itoa(ri), "module")
+	if reactor {
+		what = "reactor"
+		if h := cfg.Where("tenant", strconv.Itoa(ti), "route", strconv.Itoa(ri), "handler"); h != cfg.File {
+			at, key = h, "handler"
+		}
 	}
-	return fmt.Errorf("%s: key %q: module %s%s (%s): reactor: %w", at, key, tc.Name, rc.Path, rc.Module, err)
+	return fmt.Errorf("%s: key %q: module %s%s (%s): %s: %w", at, key, tc.Name, rc.Path, rc.Module, what, err)
 }
 
 // closePools closes the instance pools of the routes in from that no
