@@ -87,7 +87,7 @@ func (t *tenant) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sb.trace = srv.tracing.begin(w, r, sb) // nil unless traced
 	sb.answerFirst = true
 	out := sb.run(r.Context(), srv)
-	defer sb.recycleInstance() // if writing the answer panics
+	defer sb.recycleInstance() // once the answer is out, or if writing it panics
 	status := httpStatus[out.Result]
 	framed := false // the answer carries its Content-Length: flushing it early changes nothing
 	switch {
@@ -113,7 +113,6 @@ func (t *tenant) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// restored while it travels.
 		http.NewResponseController(w).Flush()
 	}
-	sb.recycleInstance()
 }
 
 // httpStatus is the one place a request's result becomes a status code
