@@ -219,6 +219,7 @@ func (s *Server) start(ctx context.Context) error {
 		t.ln = ln
 		t.http = &http.Server{
 			Handler:           t,
+			ConnContext:       connContext,
 			ReadHeaderTimeout: s.cfg.Runtime.ReadHeaderTimeout,
 			ReadTimeout:       s.cfg.Runtime.ReadTimeout,
 			IdleTimeout:       s.cfg.Runtime.IdleTimeout,
