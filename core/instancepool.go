@@ -329,8 +329,9 @@ func (r *instancePool) instantiate(ctx context.Context) (*pooledInstance, error)
 	return inst, nil
 }
 
-// get returns an idle instance, or a new one restored to the snapshot.
-func (r *instancePool) get(ctx context.Context) (*pooledInstance, error) {
+// get returns an idle instance, or calls miss and returns a new one
+// restored to the snapshot.
+func (r *instancePool) get(ctx context.Context, miss func()) (*pooledInstance, error) {
 	r.mu.Lock()
 	if n := len(r.idle); n > 0 {
 		inst := r.idle[n-1]
@@ -340,6 +341,7 @@ func (r *instancePool) get(ctx context.Context) (*pooledInstance, error) {
 		return inst, nil
 	}
 	r.mu.Unlock()
+	miss()
 	inst, err := r.instantiate(ctx)
 	if err != nil {
 		return nil, err
@@ -501,7 +503,7 @@ func (r *instancePool) close(ctx context.Context) {
 // it. It is the pool's half of Sandbox.run, called with a worker held.
 func (r *instancePool) serve(ctx context.Context, sb *Sandbox) Outcome {
 	s := sb.route.srv.sched
-	inst, err := r.get(ctx)
+	inst, err := r.get(ctx, sb.watch) // instantiating one takes long for a big module
 	if err != nil {
 		return sb.outcome(err)
 	}

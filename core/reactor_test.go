@@ -265,7 +265,7 @@ func TestReactorRestore(t *testing.T) {
 	for _, path := range []string{"/r", "/c"} {
 		r := reactorOf(t, ts, path)
 		for _, tracked := range []bool{true, false} {
-			inst, err := r.get(ctx)
+			inst, err := r.get(ctx, func() {})
 			if err != nil {
 				t.Fatal(err)
 			}

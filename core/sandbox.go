@@ -111,6 +111,44 @@ type Sandbox struct {
 	// recycle restores it and gives it back to its pool; own goroutine.
 	answerFirst bool
 	recycle     func()
+
+	// The request's context, and what watch armed on it and on the
+	// route's timeout; own goroutine.
+	ctx        context.Context
+	watched    bool
+	timeout    *time.Timer
+	stopCancel func() bool
+}
+
+// watch arms the sandbox's timeout, counted from its arrival, and its
+// client's cancellation, once. It is lazy because two timers per request
+// were a tenth of an echo's own cost (time.AfterFunc and context.AfterFunc,
+// in a profile) and most requests end before either could matter: only a
+// sandbox that waits or runs on needs them, so every place where one can
+// spend long calls watch first. Those are a wait for a worker (await), a
+// sleep, a yield (every yieldInterval of guest code) and an
+// instantiation; everything else a sandbox does is bounded host code.
+// Own goroutine.
+func (sb *Sandbox) watch() {
+	if sb.watched {
+		return
+	}
+	sb.watched = true
+	left := sb.route.cfg.Timeout - (sb.route.srv.now() - sb.task.Arrival)
+	sb.timeout = time.AfterFunc(max(left, 0), func() { sb.Kill(killTimeout) })
+	if sb.ctx != nil {
+		sb.stopCancel = context.AfterFunc(sb.ctx, func() { sb.Kill(killCanceled) })
+	}
+}
+
+// unwatch disarms what watch armed, once run is over.
+func (sb *Sandbox) unwatch() {
+	if sb.timeout != nil {
+		sb.timeout.Stop()
+	}
+	if sb.stopCancel != nil {
+		sb.stopCancel()
+	}
 }
 
 // recycleInstance restores the pooled instance sb ran on, if it is still
@@ -258,10 +296,8 @@ func (sb *Sandbox) findFuel(mod api.Module) {
 // run the request on a pooled instance or a fresh one, release the worker.
 func (sb *Sandbox) run(ctx context.Context, srv *Server) (out Outcome) {
 	s := srv.sched
-	timer := time.AfterFunc(sb.route.cfg.Timeout, func() { sb.Kill(killTimeout) })
-	defer timer.Stop()
-	stop := context.AfterFunc(ctx, func() { sb.Kill(killCanceled) })
-	defer stop()
+	sb.ctx = ctx
+	defer sb.unwatch()
 
 	switch err := s.submit(sb); {
 	case errors.Is(err, errQueueFull):
@@ -303,6 +339,7 @@ func (sb *Sandbox) run(ctx context.Context, srv *Server) (out Outcome) {
 		WithStderr(&sb.stderr).
 		WithNanosleep(func(ns int64) { sb.sleep(srv, time.Duration(ns)) })
 	ctx = context.WithValue(ctx, sandboxKey{}, sb)
+	sb.watch() // instantiation takes long for a big module
 	if pool := srv.engine.mem; pool != nil {
 		sb.memory.pool = pool
 		ctx = experimental.WithMemoryAllocator(ctx, &sb.memory)
@@ -398,6 +435,7 @@ func yield(ctx context.Context, mod api.Module, stack []uint64) {
 	s := sb.route.srv.sched
 	if sb.yields == 0 {
 		sb.findFuel(mod)
+		sb.watch() // it runs on: past its first stretch of fuel
 	}
 	sb.yields++
 	if sb.kill.Load() != killNone {
@@ -463,6 +501,7 @@ func nextFuel(fuel int32, elapsed time.Duration) int32 {
 // worker while it waits, so a sleeping function costs nothing.
 func (sb *Sandbox) sleep(srv *Server, d time.Duration) {
 	s := srv.sched
+	sb.watch()
 	s.block(sb)
 	t := time.NewTimer(d)
 	select {

@@ -292,6 +292,9 @@ func (w wakeup) err() error {
 // was taken out of the queue and holds nothing, errDropped or errShed
 // when the dispatcher answered it.
 func (s *scheduler) await(sb *Sandbox) error {
+	if len(sb.wake) == 0 { // not granted yet: it may wait long
+		sb.watch()
+	}
 	var w wakeup
 	select {
 	case w = <-sb.wake:
