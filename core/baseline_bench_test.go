@@ -240,7 +240,8 @@ func echoClients(b *testing.B, url string, conns int, keepAlive bool, d time.Dur
 // and reports medians with the spread (min–max) of the ratio. The null
 // server (serveHTTP, no Wasm) runs in the same rounds: null-ratio, its
 // req/s over the bare baseline's, is the ratio no net/http server could
-// beat with this client. Run it with
+// beat with this client, and its CPU per request what serving HTTP alone
+// costs; of-null is gosledge's req/s over the null server's. Run it with
 // -benchtime 1x; -rounds and the duration per measurement come from
 // GOSLEDGE_BENCH_ROUNDS (default 5) and GOSLEDGE_BENCH_SLICE (default 1s).
 func BenchmarkEchoVsBare(b *testing.B) {
@@ -254,8 +255,8 @@ func BenchmarkEchoVsBare(b *testing.B) {
 		for _, ka := range []bool{true, false} {
 			load := echoLoad{conns: conns, keepAlive: ka, d: slice}
 			b.Run(fmt.Sprintf("conns=%d/keepalive=%t", conns, ka), func(b *testing.B) {
-				var s, r []echoResult
-				var ratios, ceilings []float64
+				var s, r, nl []echoResult
+				var ratios, ceilings, ofNull []float64
 				for i := range rounds {
 					var rs, rb, rn echoResult
 					switch i % 3 { // rotate which server goes first
@@ -266,9 +267,10 @@ func BenchmarkEchoVsBare(b *testing.B) {
 					default:
 						rn, rs, rb = load.run(b, null), load.run(b, sledge), load.run(b, bare)
 					}
-					s, r = append(s, rs), append(r, rb)
+					s, r, nl = append(s, rs), append(r, rb), append(nl, rn)
 					ratios = append(ratios, rs.rps/rb.rps)
 					ceilings = append(ceilings, rn.rps/rb.rps)
+					ofNull = append(ofNull, rs.rps/rn.rps)
 				}
 				med := func(rs []echoResult, f func(echoResult) float64) float64 { return median(each(rs, f)) }
 				rps := func(x echoResult) float64 { return x.rps }
@@ -279,8 +281,10 @@ func BenchmarkEchoVsBare(b *testing.B) {
 				b.ReportMetric(slices.Min(ratios), "ratio-min")
 				b.ReportMetric(slices.Max(ratios), "ratio-max")
 				b.ReportMetric(median(ceilings), "null-ratio")
+				b.ReportMetric(median(ofNull), "of-null")
 				b.ReportMetric(med(s, cpu), "sledge-cpu-µs/req")
 				b.ReportMetric(med(r, cpu), "bare-cpu-µs/req")
+				b.ReportMetric(med(nl, cpu), "null-cpu-µs/req")
 			})
 		}
 	}

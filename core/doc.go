@@ -50,8 +50,11 @@
 // Kills (route timeout, client gone, shutdown) set the sandbox's kill
 // reason; a running sandbox unwinds at its next safepoint by panicking with
 // a WASI exit error from yield, a waiting one is taken out of the queue at
-// once. wazero's WithCloseOnContextDone is deliberately not used: it costs
-// about 15× on loops.
+// once. The timeout's timer and the watch on the client's context are
+// armed only when a sandbox first waits or runs past a stretch of fuel
+// (Sandbox.watch): most requests end before either could fire, and the
+// two cost a tenth of an echo. wazero's WithCloseOnContextDone is
+// deliberately not used: it costs about 15× on loops.
 //
 // Reading order for one request: listener.go (ServeHTTP) → sandbox.go
 // (run, yield, sleep) → scheduler.go (submit, await, interrupt, block,
