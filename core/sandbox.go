@@ -64,7 +64,7 @@ type Sandbox struct {
 	route *route
 	body  []byte
 	args  []string
-	// A WAGI route's whole argv and environment (KEY, value pairs), set
+	// A WAGI route's whole argv and environment (KEY=value), set
 	// by the listener (wagi.go); nil for a plain route.
 	wagiArgv, wagiEnv []string
 

@@ -132,8 +132,8 @@ var wagiHiddenHeaders = map[string]bool{
 	"Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
 }
 
-// wagiEnv is the request's CGI environment as KEY, value pairs, sorted by
-// key. bodyLen is the body as read (after any transfer coding).
+// wagiEnv is the request's CGI environment as KEY=value strings, sorted
+// by key: what environ_get hands the guest (wasiargs.go). bodyLen is the body as read (after any transfer coding).
 func wagiEnv(r *http.Request, rt *route, bodyLen int) []string {
 	host, port := serverHostPort(r)
 	remote := r.RemoteAddr
@@ -191,11 +191,11 @@ func wagiEnv(r *http.Request, rt *route, bodyLen int) []string {
 		}
 		env["HTTP_"+strings.ToUpper(strings.ReplaceAll(name, "-", "_"))] = strings.Join(values, sep)
 	}
-	pairs := make([]string, 0, 2*len(env))
+	vars := make([]string, 0, len(env))
 	for _, k := range slices.Sorted(maps.Keys(env)) {
-		pairs = append(pairs, k, env[k])
+		vars = append(vars, k+"="+env[k])
 	}
-	return pairs
+	return vars
 }
 
 // connectionHeaders are the headers a request's Connection header names

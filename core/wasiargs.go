@@ -61,15 +61,10 @@ func argvOf(ctx context.Context) []string {
 // environOf is the environment of the guest that ctx runs, as KEY=value
 // strings: a WAGI route's request variables, else none.
 func environOf(ctx context.Context) []string {
-	sb, ok := ctx.Value(sandboxKey{}).(*Sandbox)
-	if !ok || len(sb.wagiEnv) == 0 {
-		return nil
+	if sb, ok := ctx.Value(sandboxKey{}).(*Sandbox); ok {
+		return sb.wagiEnv
 	}
-	env := make([]string, 0, len(sb.wagiEnv)/2)
-	for i := 0; i+1 < len(sb.wagiEnv); i += 2 {
-		env = append(env, sb.wagiEnv[i]+"="+sb.wagiEnv[i+1])
-	}
-	return env
+	return nil
 }
 
 // stringsSizes is args_sizes_get or environ_sizes_get over list:
