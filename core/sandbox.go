@@ -112,10 +112,10 @@ type Sandbox struct {
 	answerFirst bool
 	recycle     func()
 
-	// The request's context, and what watch armed on it and on the
-	// route's timeout; own goroutine.
+	// The request's context (set by run, before anything can call
+	// watch), and what watch armed on it and on the route's timeout: nil
+	// until then. Own goroutine.
 	ctx        context.Context
-	watched    bool
 	timeout    *time.Timer
 	stopCancel func() bool
 }
@@ -130,23 +130,18 @@ type Sandbox struct {
 // instantiation; everything else a sandbox does is bounded host code.
 // Own goroutine.
 func (sb *Sandbox) watch() {
-	if sb.watched {
-		return
+	if sb.timeout != nil {
+		return // armed already
 	}
-	sb.watched = true
 	left := sb.route.cfg.Timeout - (sb.route.srv.now() - sb.task.Arrival)
 	sb.timeout = time.AfterFunc(max(left, 0), func() { sb.Kill(killTimeout) })
-	if sb.ctx != nil {
-		sb.stopCancel = context.AfterFunc(sb.ctx, func() { sb.Kill(killCanceled) })
-	}
+	sb.stopCancel = context.AfterFunc(sb.ctx, func() { sb.Kill(killCanceled) })
 }
 
 // unwatch disarms what watch armed, once run is over.
 func (sb *Sandbox) unwatch() {
 	if sb.timeout != nil {
 		sb.timeout.Stop()
-	}
-	if sb.stopCancel != nil {
 		sb.stopCancel()
 	}
 }

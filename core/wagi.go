@@ -133,7 +133,8 @@ var wagiHiddenHeaders = map[string]bool{
 }
 
 // wagiEnv is the request's CGI environment as KEY=value strings, sorted
-// by key: what environ_get hands the guest (wasiargs.go). bodyLen is the body as read (after any transfer coding).
+// by key: what environ_get hands the guest (wasiargs.go). bodyLen is the
+// body as read (after any transfer coding).
 func wagiEnv(r *http.Request, rt *route, bodyLen int) []string {
 	host, port := serverHostPort(r)
 	remote := r.RemoteAddr
